@@ -119,8 +119,9 @@ type Session interface {
 // peer finished on purpose. A stream that ends in any other way (abort, session
 // close, lost connection) returns an error, never a clean EOF.
 //
-// One goroutine may read while another writes. Concurrent Reads, or
-// concurrent Writes, are not allowed.
+// All methods are safe for concurrent use, as net.Conn requires: concurrent
+// Reads (or Writes) are serialized, so a message written by one Write is never
+// interleaved with another's. Close and Abort unblock pending Reads and Writes.
 type Stream interface {
 	net.Conn
 
