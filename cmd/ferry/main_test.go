@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rogpeppe/go-internal/testscript"
+)
+
+// TestMain lets the test binary double as the ferry command: testscript puts
+// it on $PATH as "ferry", and running it under that name calls main.
+func TestMain(m *testing.M) {
+	testscript.Main(m, map[string]func(){
+		"ferry": main,
+	})
+}
+
+// TestScripts runs the end-to-end scripts in testdata/script, one behaviour
+// per file. Each script starts with a comment naming what it guards.
+func TestScripts(t *testing.T) {
+	testscript.Run(t, testscript.Params{
+		Dir:                 filepath.Join("testdata", "script"),
+		RequireExplicitExec: true,
+		RequireUniqueNames:  true,
+		Setup: func(env *testscript.Env) error {
+			// Keep the client's known hosts and the server's state inside
+			// the script's work directory; HOME is unusable in testscript.
+			env.Setenv("XDG_CONFIG_HOME", filepath.Join(env.WorkDir, "config"))
+			env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, "state"))
+			return nil
+		},
+		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
+			"waitaddr": cmdWaitAddr,
+			"mkfile":   cmdMkfile,
+			"grepfile": cmdGrepFile,
+		},
+	})
+}
+
+// cmdWaitAddr waits for a server started in the background to write its
+// address file, then sets ADDR to the address, and HOST and PORT to its
+// parts: waitaddr [-v VAR] FILE.
+func cmdWaitAddr(ts *testscript.TestScript, neg bool, args []string) {
+	if neg {
+		ts.Fatalf("unsupported: ! waitaddr")
+	}
+	name := "ADDR"
+	if len(args) == 3 && args[0] == "-v" {
+		name, args = args[1], args[2:]
+	}
+	if len(args) != 1 {
+		ts.Fatalf("usage: waitaddr [-v VAR] FILE")
+	}
+	path := ts.MkAbs(args[0])
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		data, err := os.ReadFile(path)
+		if err == nil && strings.HasSuffix(string(data), "\n") {
+			addr := strings.TrimSpace(string(data))
+			host, port, err := net.SplitHostPort(addr)
+			ts.Check(err)
+			ts.Setenv(name, addr)
+			ts.Setenv(name+"_HOST", host)
+			ts.Setenv(name+"_PORT", port)
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("no address in %s after 30s; is the server running?", args[0])
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// cmdMkfile writes a file of SIZE pseudo-random bytes: mkfile FILE SIZE.
+// The content is deterministic, so failures reproduce.
+func cmdMkfile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: mkfile FILE SIZE")
+	}
+	var size int64
+	if _, err := fmt.Sscan(args[1], &size); err != nil {
+		ts.Fatalf("bad size %q", args[1])
+	}
+	f, err := os.Create(ts.MkAbs(args[0]))
+	ts.Check(err)
+	w := bufio.NewWriter(f)
+	x := uint64(0x9e3779b97f4a7c15)
+	for i := int64(0); i < size; i++ {
+		x ^= x << 13
+		x ^= x >> 7
+		x ^= x << 17
+		w.WriteByte(byte(x))
+	}
+	ts.Check(w.Flush())
+	ts.Check(f.Close())
+}
+
+// cmdGrepFile is "grep" for a file that another command (a background
+// server) is still writing: it waits up to 10 s for PATTERN to appear.
+// grepfile PATTERN FILE; with !, it checks at once that PATTERN is absent.
+func cmdGrepFile(ts *testscript.TestScript, neg bool, args []string) {
+	if len(args) != 2 {
+		ts.Fatalf("usage: grepfile PATTERN FILE")
+	}
+	path := ts.MkAbs(args[1])
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for {
+		data, _ := os.ReadFile(path)
+		found := strings.Contains(string(data), args[0])
+		if neg {
+			if found {
+				ts.Fatalf("%s contains %q", args[1], args[0])
+			}
+			return
+		}
+		if found {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			ts.Fatalf("%q did not appear in %s within 10s:\n%s", args[0], args[1], data)
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}

@@ -1,0 +1,94 @@
+package main
+
+import (
+	"io"
+	"sync"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+)
+
+// progress draws one bar per file on an interactive stderr: name, bytes done
+// of total, rate and time left. It is only created when stderr is a terminal
+// and -q was not given; otherwise ferry prints nothing while it works.
+type progress struct {
+	p *mpb.Progress
+}
+
+func newProgress(w io.Writer) *progress {
+	return &progress{p: mpb.New(
+		mpb.WithOutput(w),
+		mpb.WithWidth(32),
+		mpb.WithRefreshRate(120*time.Millisecond),
+	)}
+}
+
+// fileBar is the bar of one file. Its update method is the transfer's
+// progress callback; the bar appears on the first call, once the size is
+// known.
+type fileBar struct {
+	prog *progress
+	name string
+
+	mu   sync.Mutex
+	bar  *mpb.Bar
+	last time.Time
+}
+
+func (p *progress) file(name string) *fileBar {
+	return &fileBar{prog: p, name: name}
+}
+
+func (f *fileBar) update(done, total int64) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	now := time.Now()
+	if f.bar == nil {
+		f.bar = f.prog.p.AddBar(total,
+			mpb.PrependDecorators(
+				decor.Name(shorten(f.name, 28), decor.WC{C: decor.DindentRight | decor.DextraSpace}),
+			),
+			mpb.AppendDecorators(
+				decor.Counters(decor.SizeB1024(0), "% .1f / % .1f", decor.WCSyncSpace),
+				decor.EwmaSpeed(decor.SizeB1000(0), "% .1f", 30, decor.WCSyncSpace),
+				decor.OnComplete(decor.EwmaETA(decor.ET_STYLE_GO, 30, decor.WCSyncSpace), ""),
+			),
+		)
+		f.last = now
+	}
+	if total > 0 {
+		f.bar.SetTotal(total, false)
+	}
+	f.bar.EwmaSetCurrent(done, now.Sub(f.last))
+	f.last = now
+}
+
+// finish completes the bar, or removes it when the file failed (the error
+// message says what happened).
+func (f *fileBar) finish(ok bool) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.bar == nil {
+		return
+	}
+	if ok {
+		f.bar.SetTotal(-1, true)
+	} else {
+		f.bar.Abort(true)
+	}
+}
+
+// wait waits for the last frame to be drawn, so that the lines printed after
+// it do not interleave with the bars.
+func (p *progress) wait() { p.p.Wait() }
+
+// shorten keeps the end of a long name, which is usually the part that tells
+// files apart.
+func shorten(s string, max int) string {
+	r := []rune(s)
+	if len(r) <= max {
+		return s
+	}
+	return "…" + string(r[len(r)-max+1:])
+}
