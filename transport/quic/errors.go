@@ -90,6 +90,10 @@ func wrapErr(op string, err error) error {
 	} else if _, ok := errors.AsType[*quicgo.VersionNegotiationError](err); ok {
 		// The peer speaks no QUIC version we do: not ferry/1 either.
 		e.err, e.detail = transport.ErrWrongProtocol, true
+	} else if errors.Is(err, quicgo.ErrServerClosed) {
+		e.err = errListenerClosed
+	} else if errors.Is(err, quicgo.ErrTransportClosed) {
+		e.err = errTransportClosed
 	} else if errors.Is(err, quicgo.ErrStreamClosed) {
 		// Write after CloseWrite; quic-go's sentinel does not unwrap
 		// to net.ErrClosed, ferry's contract requires it.
@@ -103,6 +107,10 @@ var (
 	errStreamClosed = closedError("use of closed stream")
 	// errWriteClosed is the meaning of Write after CloseWrite.
 	errWriteClosed = closedError("stream closed for writing")
+	// errListenerClosed is the meaning of Accept after Close.
+	errListenerClosed = closedError("listener closed")
+	// errTransportClosed is the meaning of Dial after Close.
+	errTransportClosed = closedError("transport closed")
 )
 
 // closedError is a message that unwraps to net.ErrClosed.

@@ -488,28 +488,18 @@ func TestListenerCloseKeepsAcceptedSessions(t *testing.T) {
 	echoOnce(accepted)
 	echo(t, dialed, "still here")
 	l := ln.(*listener)
-	l.mu.Lock()
-	released := l.released
-	l.mu.Unlock()
-	if released {
+	select {
+	case <-l.gone:
 		t.Fatal("the listener's socket was released while an accepted session lived")
+	default:
 	}
 
 	// The socket goes with the last accepted session.
 	accepted.CloseWithError(transport.CodeNoError, "done")
-	ctx := testContext(t)
-	for {
-		l.mu.Lock()
-		released = l.released
-		l.mu.Unlock()
-		if released {
-			break
-		}
-		select {
-		case <-ctx.Done():
-			t.Fatal("the listener's socket was not released after its last session ended")
-		case <-time.After(10 * time.Millisecond):
-		}
+	select {
+	case <-l.gone:
+	case <-testContext(t).Done():
+		t.Fatal("the listener's socket was not released after its last session ended")
 	}
 	if _, err := l.udp.WriteTo([]byte("x"), l.udp.LocalAddr()); !errors.Is(err, net.ErrClosed) {
 		t.Errorf("listener socket still open: WriteTo = %v", err)

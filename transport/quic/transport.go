@@ -86,7 +86,7 @@ func (t *Transport) Dial(ctx context.Context, addr string) (transport.Session, e
 	if t.closed {
 		t.mu.Unlock()
 		s.CloseWithError(transport.CodeNoError, "client transport closed")
-		return nil, closedErr(op, closedError("transport closed"), nil)
+		return nil, closedErr(op, errTransportClosed, nil)
 	}
 	t.sessions[s] = struct{}{}
 	t.mu.Unlock()
@@ -104,7 +104,7 @@ func (t *Transport) dialTransport() (*quicgo.Transport, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if t.closed {
-		return nil, closedError("transport closed")
+		return nil, errTransportClosed
 	}
 	if t.qt != nil {
 		return t.qt, nil
@@ -209,7 +209,7 @@ func (t *Transport) Listen(ctx context.Context, addr string) (transport.Listener
 		udp.Close()
 		return nil, wrapErr(op, err)
 	}
-	return &listener{ln: ln, qt: qt, udp: udp}, nil
+	return &listener{ln: ln, qt: qt, udp: udp, gone: make(chan struct{})}, nil
 }
 
 // listener accepts sessions. Its socket and quic-go Transport outlive Close
@@ -224,6 +224,7 @@ type listener struct {
 	closed   bool
 	live     int // accepted sessions not yet ended
 	released bool
+	gone     chan struct{} // closed once the socket is closed
 }
 
 // Accept waits for the next session whose handshake has completed. After
@@ -234,13 +235,10 @@ func (l *listener) Accept(ctx context.Context) (transport.Session, error) {
 	closed := l.closed
 	l.mu.Unlock()
 	if closed {
-		return nil, closedErr("accept", closedError("listener closed"), nil)
+		return nil, closedErr("accept", errListenerClosed, nil)
 	}
 	conn, err := l.ln.Accept(ctx)
 	if err != nil {
-		if errors.Is(err, quicgo.ErrServerClosed) {
-			return nil, closedErr("accept", closedError("listener closed"), err)
-		}
 		return nil, wrapErr("accept", err)
 	}
 	s := newSession(conn, false)
@@ -249,7 +247,7 @@ func (l *listener) Accept(ctx context.Context) (transport.Session, error) {
 		// Close won the race: this session was never handed out.
 		l.mu.Unlock()
 		s.CloseWithError(transport.CodeNoError, "listener closed")
-		return nil, closedErr("accept", closedError("listener closed"), nil)
+		return nil, closedErr("accept", errListenerClosed, nil)
 	}
 	l.live++
 	l.mu.Unlock()
@@ -299,6 +297,7 @@ func (l *listener) release() error {
 	}
 	l.released = true
 	l.mu.Unlock()
+	defer close(l.gone)
 	err := l.qt.Close()
 	if cerr := l.udp.Close(); err == nil {
 		err = cerr
