@@ -85,12 +85,17 @@ func ParseFingerprint(s string) (Fingerprint, error) {
 		b64 := t[len(fingerprintPrefix):]
 		// Strict decoding refuses non-zero padding bits, which would otherwise
 		// give one digest several spellings.
-		n, err := base64.RawStdEncoding.Strict().Decode(fp[:], []byte(b64))
-		if len(b64) != base64.RawStdEncoding.EncodedLen(len(fp)) || err != nil || n != len(fp) {
-			return Fingerprint{}, fmt.Errorf("%w %q: after SHA256: want %d characters of base64",
-				ErrInvalidFingerprint, s, base64.RawStdEncoding.EncodedLen(len(fp)))
+		// The length is checked first: Decode writes past a buffer that is
+		// too small for its input.
+		want := base64.RawStdEncoding.EncodedLen(len(fp))
+		if len(b64) == want {
+			n, err := base64.RawStdEncoding.Strict().Decode(fp[:], []byte(b64))
+			if err == nil && n == len(fp) {
+				return fp, nil
+			}
 		}
-		return fp, nil
+		return Fingerprint{}, fmt.Errorf("%w %q: after SHA256: want %d characters of unpadded base64",
+			ErrInvalidFingerprint, s, want)
 	}
 	switch len(t) {
 	case 2 * len(fp):

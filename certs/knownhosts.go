@@ -280,4 +280,3 @@ func CanonicalHostPort(hostport string) (string, error) {
 	}
 	return canon, nil
 }
-
