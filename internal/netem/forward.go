@@ -123,19 +123,29 @@ func (p *pipe) read() {
 	}
 }
 
+// fineWait is the last part of a wait that write sleeps with sleep rather
+// than a runtime timer. When the process is otherwise idle the runtime's
+// timers fire up to a millisecond late (the poller sleeps in whole
+// milliseconds), which would add about half a millisecond to each
+// direction's delay; a plain nanosleep is accurate to tens of microseconds.
+const fineWait = 2 * time.Millisecond
+
 // write releases packets from the delay line at their time until the line
 // is closed or done is closed.
 func (p *pipe) write() {
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for pkt := range p.line {
-		if wait := pkt.release - time.Since(p.start); wait > 0 {
+		if wait := pkt.release - time.Since(p.start) - fineWait; wait > 0 {
 			timer.Reset(wait)
 			select {
 			case <-timer.C:
 			case <-p.done:
 				return
 			}
+		}
+		if wait := pkt.release - time.Since(p.start); wait > 0 {
+			sleep(wait)
 		}
 		if _, err := p.out.Write((*pkt.buf)[:pkt.n]); err != nil {
 			if errors.Is(err, os.ErrClosed) {

@@ -408,3 +408,11 @@ func (l *Link) Close() error {
 	})
 	return l.closeErr
 }
+
+// sleep blocks the calling thread for d with the kernel's high-resolution
+// timer.
+func sleep(d time.Duration) {
+	ts := unix.NsecToTimespec(int64(d))
+	for unix.Nanosleep(&ts, &ts) == unix.EINTR {
+	}
+}

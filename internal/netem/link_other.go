@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"os/exec"
+	"time"
 )
 
 // Link is a running emulated link; it exists only on Linux.
@@ -44,3 +45,5 @@ func (l *Link) ListenPacket(context.Context, Side, string, string) (net.PacketCo
 func (l *Link) Dial(context.Context, Side, string, string) (net.Conn, error) {
 	return nil, ErrUnsupported
 }
+
+func sleep(d time.Duration) { time.Sleep(d) }
