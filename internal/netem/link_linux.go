@@ -101,9 +101,8 @@ func Start(ctx context.Context, spec Spec) (*Link, error) {
 	return l, nil
 }
 
-// newEnd creates a network namespace with a configured TUN device in it. It
-// runs on a thread of its own that it moves into the new namespace; the
-// thread stays locked, so the Go runtime destroys it rather than reuse it.
+// newEnd creates a network namespace with a configured TUN device in it, on
+// a thread that it moves into the new namespace and then back.
 func newEnd(local, peer netip.Addr, mtu int) (ns int, tun *os.File, err error) {
 	type result struct {
 		ns  int
@@ -112,22 +111,53 @@ func newEnd(local, peer netip.Addr, mtu int) (ns int, tun *os.File, err error) {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		runtime.LockOSThread() // never unlocked, see above
 		var r result
-		r.ns, r.tun, r.err = setupEnd(local, peer, mtu)
+		err := onThreadIn(
+			func() error { return unix.Unshare(unix.CLONE_NEWNET) },
+			func() { r.ns, r.tun, r.err = setupEnd(local, peer, mtu) })
+		if err != nil {
+			r.ns, r.err = -1, err
+			if errors.Is(err, unix.EPERM) {
+				r.err = fmt.Errorf("%w (unshare: %v)", ErrPermission, err)
+			}
+		}
 		ch <- r
 	}()
 	r := <-ch
 	return r.ns, r.tun, r.err
 }
 
-func setupEnd(local, peer netip.Addr, mtu int) (ns int, tun *os.File, err error) {
-	if err := unix.Unshare(unix.CLONE_NEWNET); err != nil {
-		if errors.Is(err, unix.EPERM) {
-			return -1, nil, fmt.Errorf("%w (unshare: %v)", ErrPermission, err)
-		}
-		return -1, nil, fmt.Errorf("creating a network namespace: %w", err)
+// onThreadIn locks the calling goroutine to its thread, moves the thread
+// into another network namespace with enter, runs fn and moves the thread
+// back. Only a thread that is back in its namespace is unlocked; one that
+// cannot go back stays locked, so that it never runs another goroutine and
+// the runtime destroys it when its goroutine exits. (Letting every thread
+// die that way is not enough: the main thread cannot exit, and the runtime
+// parks it for good, still in the namespace, keeping it alive.)
+func onThreadIn(enter func() error, fn func()) error {
+	runtime.LockOSThread()
+	orig, err := unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		runtime.UnlockOSThread()
+		return fmt.Errorf("opening this thread's network namespace: %w", err)
 	}
+	defer unix.Close(orig)
+	back := func() {
+		if unix.Setns(orig, unix.CLONE_NEWNET) == nil {
+			runtime.UnlockOSThread()
+		}
+	}
+	if err := enter(); err != nil {
+		back()
+		return err
+	}
+	defer back()
+	fn()
+	return nil
+}
+
+// setupEnd runs on a thread in a new network namespace.
+func setupEnd(local, peer netip.Addr, mtu int) (ns int, tun *os.File, err error) {
 	ns, err = unix.Open("/proc/thread-self/ns/net", unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return -1, nil, fmt.Errorf("opening the network namespace: %w", err)
@@ -249,7 +279,8 @@ func (l *Link) Addr(side Side) netip.Addr { return l.addr[side] }
 // namespace, and returns what fn returns. Sockets fn creates belong to that
 // namespace for their whole life, whichever goroutine uses them later, and
 // processes fn starts are born in it. Goroutines fn starts run elsewhere,
-// in the host's namespace. The thread is discarded after fn returns. A
+// in the host's namespace. The thread returns to its namespace after fn (or
+// is discarded if it cannot). A
 // panic in fn is re-raised in the caller. After Close, RunIn returns an
 // error that unwraps to net.ErrClosed.
 func (l *Link) RunIn(side Side, fn func() error) error {
@@ -263,10 +294,6 @@ func (l *Link) RunIn(side Side, fn func() error) error {
 	}
 	ch := make(chan result, 1)
 	go func() {
-		// The thread is never unlocked: once it has left the host's
-		// namespace it must not run other goroutines, and the runtime
-		// destroys a thread whose goroutine exits locked.
-		runtime.LockOSThread()
 		var r result
 		defer func() {
 			if !r.ok {
@@ -274,19 +301,20 @@ func (l *Link) RunIn(side Side, fn func() error) error {
 			}
 			ch <- r
 		}()
-		l.mu.RLock()
-		if l.closed {
-			l.mu.RUnlock()
-			r.err, r.ok = fmt.Errorf("netem: link %s: %w", l.name, net.ErrClosed), true
-			return
+		enter := func() error {
+			l.mu.RLock()
+			defer l.mu.RUnlock()
+			if l.closed {
+				return fmt.Errorf("netem: link %s: %w", l.name, net.ErrClosed)
+			}
+			if err := unix.Setns(l.ns[side], unix.CLONE_NEWNET); err != nil {
+				return fmt.Errorf("netem: entering the %v namespace: %w", side, err)
+			}
+			return nil
 		}
-		err := unix.Setns(l.ns[side], unix.CLONE_NEWNET)
-		l.mu.RUnlock()
-		if err != nil {
-			r.err, r.ok = fmt.Errorf("netem: entering the %v namespace: %w", side, err), true
-			return
+		if err := onThreadIn(enter, func() { r.err = fn() }); err != nil {
+			r.err = err
 		}
-		r.err = fn()
 		r.ok = true
 	}()
 	r := <-ch

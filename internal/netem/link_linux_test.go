@@ -4,12 +4,18 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"math"
 	"net"
 	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
 	"slices"
+	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -265,4 +271,176 @@ func TestRate(t *testing.T) {
 	if overhead > 1.1 {
 		t.Errorf("the link carried %.1f%% more IP bytes than payload, want under 10%%", (overhead-1)*100)
 	}
+}
+
+// nsInode is the inode of the network namespace that fd refers to.
+func nsInode(t *testing.T, fd int) uint64 {
+	t.Helper()
+	var st syscall.Stat_t
+	if err := syscall.Fstat(fd, &st); err != nil {
+		t.Fatal(err)
+	}
+	return st.Ino
+}
+
+// references lists what in this process still refers to the namespaces with
+// the given inodes or to a TUN device: open files, and threads inside them.
+func references(inodes ...uint64) []string {
+	var refs []string
+	check := func(path string) {
+		target, err := os.Readlink(path)
+		if err != nil {
+			return
+		}
+		for _, ino := range inodes {
+			if target == fmt.Sprintf("net:[%d]", ino) {
+				refs = append(refs, path+" -> "+target)
+			}
+		}
+		if target == "/dev/net/tun" {
+			refs = append(refs, path+" -> "+target)
+		}
+	}
+	fds, _ := filepath.Glob("/proc/self/fd/*")
+	for _, fd := range fds {
+		check(fd)
+	}
+	tasks, _ := filepath.Glob("/proc/self/task/*/ns/net")
+	for _, task := range tasks {
+		check(task)
+	}
+	return refs
+}
+
+// netemGoroutines lists the stacks of goroutines running this package's
+// code, other than tests.
+func netemGoroutines() []string {
+	buf := make([]byte, 1<<20)
+	buf = buf[:runtime.Stack(buf, true)]
+	var found []string
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		if strings.Contains(g, "internal/netem.(*pipe)") || strings.Contains(g, "internal/netem.(*Link)") {
+			found = append(found, g)
+		}
+	}
+	return found
+}
+
+// eventually retries cond until it returns nil or 5 seconds pass.
+func eventually(t *testing.T, what string, cond func() []string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		left := cond()
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: still there after 5s:\n%s", what, strings.Join(left, "\n"))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func TestCloseLeavesNothing(t *testing.T) {
+	l := startLink(t, Spec{RTT: 2 * time.Millisecond, RateBitsPerSec: 100_000_000, Loss: 0.01})
+	inodes := []uint64{nsInode(t, l.ns[Client]), nsInode(t, l.ns[Server])}
+	if inodes[0] == inodes[1] {
+		t.Fatalf("both sides are in namespace %d", inodes[0])
+	}
+	measureRTT(t, l, 5)
+	transfer(t, l, 1<<20)
+	if len(references(inodes...)) == 0 || len(netemGoroutines()) == 0 {
+		t.Fatal("the running link shows no namespaces or forwarder: the checks below prove nothing")
+	}
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Close(); err != nil {
+		t.Fatalf("second Close: %v", err)
+	}
+	eventually(t, "namespace and TUN references", func() []string { return references(inodes...) })
+	eventually(t, "forwarder goroutines", netemGoroutines)
+	err := l.RunIn(Client, func() error { return nil })
+	if !errors.Is(err, net.ErrClosed) {
+		t.Errorf("RunIn after Close = %v, want net.ErrClosed", err)
+	}
+	if p := l.NSPath(Server); p != "" {
+		t.Errorf("NSPath after Close = %q, want \"\"", p)
+	}
+}
+
+func TestContextCancelCloses(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("netem: link tests need root to create network namespaces and TUN devices")
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	l, err := Start(ctx, Spec{})
+	if errors.Is(err, ErrPermission) || errors.Is(err, ErrNoTUN) {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	inodes := []uint64{nsInode(t, l.ns[Client]), nsInode(t, l.ns[Server])}
+	cancel()
+	eventually(t, "namespace and TUN references after cancel", func() []string { return references(inodes...) })
+	eventually(t, "forwarder goroutines after cancel", netemGoroutines)
+}
+
+func TestStartBadSpec(t *testing.T) {
+	_, err := Start(t.Context(), Spec{Loss: 2})
+	if !errors.Is(err, ErrBadSpec) {
+		t.Errorf("Start with loss 200%% = %v, want ErrBadSpec", err)
+	}
+}
+
+// TestStartCommand runs this test binary as a child in the server namespace
+// and checks that it sees the server's namespace and addresses.
+func TestStartCommand(t *testing.T) {
+	if os.Getenv("NETEM_TEST_HELPER") == "1" {
+		return // the child's side is in TestMain
+	}
+	l := startLink(t, Spec{RTT: 2 * time.Millisecond})
+	cmd := exec.CommandContext(testCtx(t, 30*time.Second), os.Args[0], "-test.run=^TestStartCommand$")
+	cmd.Env = append(os.Environ(), "NETEM_TEST_HELPER=1")
+	var out strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := l.StartCommand(Server, cmd); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v\n%s", err, out.String())
+	}
+	want := fmt.Sprintf("net:[%d] %s", nsInode(t, l.ns[Server]), l.ServerAddr())
+	if got := strings.TrimSpace(out.String()); got != want {
+		t.Errorf("child printed %q, want %q", got, want)
+	}
+}
+
+func TestMain(m *testing.M) {
+	if os.Getenv("NETEM_TEST_HELPER") == "1" {
+		// Child of TestStartCommand: print the namespace it is in and the
+		// address of the TUN device there.
+		ns, err := os.Readlink("/proc/self/ns/net")
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		ifi, err := net.InterfaceByName(DeviceName)
+		if err != nil {
+			fmt.Println(err)
+			os.Exit(1)
+		}
+		addrs, err := ifi.Addrs()
+		if err != nil || len(addrs) != 1 {
+			fmt.Println(addrs, err)
+			os.Exit(1)
+		}
+		ip, _, _ := net.ParseCIDR(addrs[0].String())
+		fmt.Println(ns, ip)
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
 }
