@@ -36,10 +36,22 @@ func TestScripts(t *testing.T) {
 			env.Setenv("XDG_STATE_HOME", filepath.Join(env.WorkDir, "state"))
 			return nil
 		},
+		Condition: func(cond string) (bool, error) {
+			if cond == "ipv6" {
+				ln, err := net.Listen("tcp", "[::1]:0")
+				if err != nil {
+					return false, nil
+				}
+				ln.Close()
+				return true, nil
+			}
+			return false, fmt.Errorf("unknown condition %q", cond)
+		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"waitaddr": cmdWaitAddr,
 			"mkfile":   cmdMkfile,
 			"grepfile": cmdGrepFile,
+			"envfile":  cmdEnvFile,
 		},
 	})
 }
@@ -130,4 +142,13 @@ func cmdGrepFile(ts *testscript.TestScript, neg bool, args []string) {
 		case <-time.After(20 * time.Millisecond):
 		}
 	}
+}
+
+// cmdEnvFile sets VAR to the content of FILE without surrounding space:
+// envfile VAR FILE. With "cp stdout FILE" it captures a command's output.
+func cmdEnvFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: envfile VAR FILE")
+	}
+	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
 }

@@ -1,0 +1,84 @@
+package main
+
+import (
+	"bytes"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseInterspersed(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		pos     []string
+		out     string
+		quiet   bool
+		wantErr bool
+	}{
+		{args: []string{"h:1", "a"}, pos: []string{"h:1", "a"}},
+		{args: []string{"-o", "x", "h:1", "a"}, pos: []string{"h:1", "a"}, out: "x"},
+		{args: []string{"h:1", "a", "-o", "x", "b", "-q"}, pos: []string{"h:1", "a", "b"}, out: "x", quiet: true},
+		{args: []string{"h:1", "--", "-o", "-q"}, pos: []string{"h:1", "-o", "-q"}},
+		{args: []string{"-o", "-", "h:1", "-"}, pos: []string{"h:1", "-"}, out: "-"},
+		{args: []string{"h:1", "--nope"}, wantErr: true},
+	} {
+		var stdout, stderr bytes.Buffer
+		c := &cli{stdout: &stdout, stderr: &stderr}
+		fs := newFlagSet("test")
+		out := fs.String("o", "", "")
+		quiet := fs.Bool("q", false, "")
+		pos, status, done := c.parse(fs, "test", "help\n", tc.args)
+		if tc.wantErr {
+			if !done || status != exitMisuse || !strings.HasPrefix(stderr.String(), "ferry: error: ") {
+				t.Errorf("%q: done=%v status=%d stderr=%q, want a usage error", tc.args, done, status, stderr.String())
+			}
+			continue
+		}
+		if done || !slices.Equal(pos, tc.pos) || *out != tc.out || *quiet != tc.quiet {
+			t.Errorf("%q: pos=%q -o=%q -q=%v done=%v, want %q %q %v", tc.args, pos, *out, *quiet, done, tc.pos, tc.out, tc.quiet)
+		}
+	}
+}
+
+func TestServerAddr(t *testing.T) {
+	for in, want := range map[string]string{
+		"example.org:7420": "example.org:7420",
+		"example.org":      "example.org:7420",
+		"[::1]:9":          "[::1]:9",
+		"::1":              "[::1]:7420",
+		"[::1]":            "[::1]:7420",
+		"192.0.2.7":        "192.0.2.7:7420",
+		":7420":            "localhost:7420",
+	} {
+		if got, err := serverAddr(in); err != nil || got != want {
+			t.Errorf("serverAddr(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	for _, in := range []string{"", "h:0", "h:70000", "h:http", "a:b:c:"} {
+		if got, err := serverAddr(in); err == nil {
+			t.Errorf("serverAddr(%q) = %q, want an error", in, got)
+		}
+	}
+}
+
+func TestFormat(t *testing.T) {
+	for n, want := range map[int64]string{
+		0: "0 B", 1023: "1023 B", 1024: "1 KiB", 1536: "1.5 KiB",
+		100 << 20: "100 MiB", 3 << 30: "3 GiB", 2_999_999: "2.9 MiB",
+	} {
+		if got := formatSize(n); got != want {
+			t.Errorf("formatSize(%d) = %q, want %q", n, got, want)
+		}
+	}
+	if got := formatRate(250e6, time.Second); got != "250 MB/s" {
+		t.Errorf("formatRate = %q", got)
+	}
+	d := []time.Duration{1, 2, 3, 10}
+	if got := median(d); got != 2 {
+		t.Errorf("median(%v) = %v, want 2", d, got)
+	}
+	if got := median(d[:3]); got != 2 {
+		t.Errorf("median(%v) = %v, want 2", d[:3], got)
+	}
+}
