@@ -175,13 +175,17 @@ func (c *cli) serve(root string, f *serveFlags) int {
 	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
 	srv := transfer.NewServer(root, transfer.ServerConfig{Logger: logger})
 
+	// The servers run on a context of their own: a signal starts a graceful
+	// Shutdown rather than cutting transfers off at once.
 	serveErr := make(chan error, len(listeners))
 	var wg sync.WaitGroup
 	for _, ln := range listeners {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			serveErr <- srv.Serve(ctx, ln.Listener)
+			if err := srv.Serve(context.Background(), ln.Listener); err != nil {
+				serveErr <- fmt.Errorf("serve %s: %w", ln.name, err)
+			}
 		}()
 	}
 
@@ -197,30 +201,29 @@ func (c *cli) serve(root string, f *serveFlags) int {
 		line += "; client certificates required"
 	}
 	c.infof("%s", line)
+
+	status := exitOK
 	if f.addrFile != "" {
 		if err := writeAddrFile(f.addrFile, addr); err != nil {
+			c.report(err)
+			status = exitFailure
 			stop()
 		} else {
 			defer os.Remove(f.addrFile)
 		}
-		if err != nil {
-			c.report(err)
-			srv.Shutdown(context.Background())
-			wg.Wait()
-			return exitFailure
-		}
 	}
 
-	status := exitOK
 	select {
 	case <-ctx.Done():
-		// A second signal kills the process at once.
-		stop()
-		c.infof("shutting down; waiting up to %v for transfers in progress", f.grace)
+		if status == exitOK {
+			c.infof("shutting down; waiting up to %v for transfers in progress", f.grace)
+		}
 	case err := <-serveErr:
-		c.report(fmt.Errorf("serve: %w", err))
+		c.report(err)
 		status = exitFailure
 	}
+	// From now on a second signal ends the process at once.
+	stop()
 	sctx, cancel := context.WithTimeout(context.Background(), f.grace)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
