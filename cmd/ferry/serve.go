@@ -232,7 +232,15 @@ func (c *cli) serve(root string, f *serveFlags) int {
 	for _, ln := range listeners {
 		ln.Close()
 	}
-	wg.Wait()
+	// Serve returns once Shutdown has closed what is left; do not hang on a
+	// server that does not.
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		c.warnf("connections still open after the grace period; exiting anyway")
+	}
 	return status
 }
 
