@@ -298,9 +298,12 @@ var rateUnits = []unit{
 	{"tbit", 1e12}, {"gbit", 1e9}, {"mbit", 1e6}, {"kbit", 1e3}, {"bit", 1},
 }
 
+// Decimal units first, so that String writes 256000 as 256kb, not 250kib.
+// Parsing tries every suffix in turn, which works in this order too: "b" is
+// last and no other suffix ends another.
 var sizeUnits = []unit{
-	{"gib", 1 << 30}, {"mib", 1 << 20}, {"kib", 1 << 10},
-	{"gb", 1e9}, {"mb", 1e6}, {"kb", 1e3}, {"b", 1},
+	{"gb", 1e9}, {"mb", 1e6}, {"kb", 1e3},
+	{"gib", 1 << 30}, {"mib", 1 << 20}, {"kib", 1 << 10}, {"b", 1},
 }
 
 // parseUnits parses a non-negative decimal number followed by one of units
