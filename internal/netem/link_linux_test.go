@@ -444,3 +444,25 @@ func TestMain(m *testing.M) {
 	}
 	os.Exit(m.Run())
 }
+
+func TestJitter(t *testing.T) {
+	const rtt, jitter = 20 * time.Millisecond, 10 * time.Millisecond
+	l := startLink(t, Spec{RTT: rtt, Jitter: jitter, Seed: 3})
+	// The seed fixes the jitter drawn for each packet, so only the machine's
+	// own noise varies from run to run.
+	rtts := measureRTT(t, l, 100)
+	med, lo, hi := median(rtts), slices.Min(rtts), slices.Max(rtts)
+	t.Logf("rtt=%v,jitter=%v: median %v, min %v, max %v", rtt, jitter, med, lo, hi)
+	// A round trip is the sum of two uniform delays in RTT/2 ± Jitter/2: it
+	// is never shorter than RTT-Jitter, and its median is RTT. (The maximum
+	// is not checked: a busy machine can always add to it.)
+	if lo < rtt-jitter {
+		t.Errorf("shortest RTT %v, want at least %v", lo, rtt-jitter)
+	}
+	if tol := rtt/20 + time.Millisecond; med < rtt-tol || med > rtt+tol {
+		t.Errorf("median RTT %v, want %v ± %v", med, rtt, tol)
+	}
+	if hi-lo < jitter/2 {
+		t.Errorf("RTTs span only %v, want a spread near %v", hi-lo, 2*jitter)
+	}
+}
