@@ -1,0 +1,353 @@
+package safefs
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"syscall"
+	"time"
+)
+
+// PartSuffix is appended to the final name to form the part file's name.
+const PartSuffix = ".ferry-part"
+
+// DefaultFileMode is the mode of a published file when PublishOptions.Mode
+// is zero.
+const DefaultFileMode fs.FileMode = 0o644
+
+// Partial is a file being received. It is written as NAME.ferry-part beside
+// the final NAME and becomes NAME only through Publish, after the caller
+// has checked its size and digest; until then nothing appears under NAME.
+//
+// All operations work through a handle on the destination directory, taken
+// when the Partial is created, so a directory renamed or swapped for a
+// symlink meanwhile cannot redirect them.
+//
+// Exactly one of Publish, Discard and Keep ends the Partial; once it has
+// ended, Discard and Keep do nothing and return nil, so
+//
+//	defer p.Discard()
+//
+// right after CreatePartial removes the part file on every early return.
+// A Partial is not safe for concurrent use.
+type Partial struct {
+	dir       *os.Root // the directory holding the part and final names
+	base      string   // final name within dir
+	partBase  string   // part name within dir
+	name      string   // final path as given, for messages
+	f         *os.File // nil once closed
+	size      int64
+	ended     bool
+	published bool
+}
+
+var _ io.Writer = (*Partial)(nil)
+
+// PublishOptions controls [Partial.Publish].
+type PublishOptions struct {
+	// Replace allows replacing an existing NAME by renaming over it. The
+	// rename replaces a symlink at NAME itself and never writes through
+	// it. A directory at NAME is never replaced. Default: refuse
+	// (ErrExists) and leave NAME untouched.
+	Replace bool
+	// Mode is the permission of the published file; only the permission
+	// bits are used. Default (zero): DefaultFileMode. The umask is not
+	// applied: reading it is process-wide and racy.
+	Mode fs.FileMode
+	// ModTime, when not zero, becomes the file's access and modification
+	// time. Default: left as written.
+	ModTime time.Time
+}
+
+// CreatePartial starts receiving name into dest.
+//
+// name is a single component or a relative slash-separated path, which must
+// pass [ValidatePath] even with [PartSuffix] appended; its parent
+// directories are created with mode 0755 through dest. The part file is
+// NAME.ferry-part in the same directory, opened O_NOFOLLOW for reading and
+// writing, and created O_EXCL with mode 0600.
+//
+// With resume false, an existing part file (or a symlink, or an empty
+// directory, at its name) is removed and a fresh one created; Size is 0.
+//
+// With resume true, an existing part file is reopened for appending and Size
+// reports its length; when there is none, a fresh one is created. The
+// existing part must be a regular file with a single link, the same file
+// before and after the open (Lstat, then fstat after an O_NOFOLLOW,
+// O_NONBLOCK open); otherwise CreatePartial fails with [ErrNotRegular] or
+// [ErrAccessDenied] and changes nothing. The caller must still verify the
+// resumed prefix (hash File() up to Size()) before trusting it.
+//
+// Errors: a *NameError; [ErrAccessDenied] when a directory on the way
+// escapes dest or access is denied; [ErrNotDir] when a component on the
+// way is not a directory.
+func CreatePartial(dest *os.Root, name string, resume bool) (*Partial, error) {
+	if err := ValidatePath(name); err != nil {
+		return nil, err
+	}
+	if err := ValidatePath(name + PartSuffix); err != nil {
+		return nil, &NameError{name, "too long once " + PartSuffix + " is appended"}
+	}
+	parent, base := path.Split(name)
+	if parent == "" {
+		parent = "."
+	} else if err := dest.MkdirAll(parent, 0o755); err != nil {
+		return nil, mapDirErr(dest, err)
+	}
+	dir, err := dest.OpenRoot(parent)
+	if err != nil {
+		return nil, mapDirErr(dest, err)
+	}
+	p := &Partial{dir: dir, base: base, partBase: base + PartSuffix, name: name}
+	if err := p.open(resume); err != nil {
+		dir.Close()
+		return nil, err
+	}
+	return p, nil
+}
+
+func (p *Partial) open(resume bool) error {
+	fi, err := p.dir.Lstat(p.partBase)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		// Nothing there: create below.
+	case err != nil:
+		return mapOpenErr(p.dir, err)
+	case resume:
+		return p.reopen(fi)
+	default:
+		// Remove unlinks a symlink itself and only empty directories.
+		if err := p.dir.Remove(p.partBase); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return mapOpenErr(p.dir, err)
+		}
+	}
+	// O_EXCL: if anything appeared at the name since, fail rather than
+	// open it; O_NOFOLLOW for good measure (O_EXCL already refuses a
+	// symlink, even a dangling one).
+	f, err := p.dir.OpenFile(p.partBase, os.O_RDWR|os.O_CREATE|os.O_EXCL|noFollowFlag, 0o600)
+	if err != nil {
+		if errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%w: %s appeared while being created: %w", ErrExists, p.partBase, err)
+		}
+		return mapOpenErr(p.dir, err)
+	}
+	p.f = f
+	return nil
+}
+
+// reopen opens the existing part file described by before (its Lstat).
+func (p *Partial) reopen(before fs.FileInfo) error {
+	if before.Mode()&fs.ModeSymlink != 0 {
+		return fmt.Errorf("%w: part file %s is a symlink", ErrAccessDenied, p.partBase)
+	}
+	if !before.Mode().IsRegular() {
+		return fmt.Errorf("%w: part file %s is %s", ErrNotRegular, p.partBase, describeType(before.Mode()))
+	}
+	// O_NONBLOCK: a FIFO swapped in after the Lstat must fail (ENXIO),
+	// not wait for a reader.
+	f, err := p.dir.OpenFile(p.partBase, os.O_RDWR|os.O_APPEND|noFollowFlag|openWriteFlags, 0)
+	if err != nil {
+		return mapOpenErr(p.dir, err)
+	}
+	fi, err := f.Stat()
+	if err == nil {
+		err = checkResumable(p.partBase, before, fi)
+	}
+	if err != nil {
+		f.Close()
+		return err
+	}
+	p.f = f
+	p.size = fi.Size()
+	return nil
+}
+
+func checkResumable(name string, before, after fs.FileInfo) error {
+	if !after.Mode().IsRegular() {
+		return fmt.Errorf("%w: part file %s is %s", ErrNotRegular, name, describeType(after.Mode()))
+	}
+	if !os.SameFile(before, after) {
+		return fmt.Errorf("%w: part file %s changed while being opened", ErrAccessDenied, name)
+	}
+	// A hard link planted at the part name would make us append to (and
+	// later publish) some other file of the user's.
+	if _, nlink, ok := fileID(after); ok && nlink > 1 {
+		return fmt.Errorf("%w: part file %s has %d hard links", ErrAccessDenied, name, nlink)
+	}
+	return nil
+}
+
+// Write appends b to the part file.
+func (p *Partial) Write(b []byte) (int, error) {
+	if p.f == nil {
+		return 0, fmt.Errorf("write %s: %w", p.partBase, os.ErrClosed)
+	}
+	return p.f.Write(b)
+}
+
+// File returns the open part file, for ReadFrom and for hashing a resumed
+// prefix (read it with ReadAt or an io.SectionReader: writes always append,
+// whatever the read offset). It is nil once the Partial has ended. The
+// caller must not close it.
+func (p *Partial) File() *os.File { return p.f }
+
+// Size returns the number of bytes the part file held when it was opened:
+// 0 for a fresh one, the resumed length otherwise.
+func (p *Partial) Size() int64 { return p.size }
+
+// Name returns the final path as given to CreatePartial.
+func (p *Partial) Name() string { return p.name }
+
+// Published reports whether Publish made NAME the received file. It can be
+// true after Publish returned an error from a step after the link or
+// rename (removing the part name, syncing the directory).
+func (p *Partial) Published() bool { return p.published }
+
+// Publish makes the part file NAME: it flushes the file to disk, sets its
+// mode (and mtime if asked) on the descriptor, then links it to NAME, which
+// fails with [ErrExists] if NAME exists, or with Replace renames it over NAME.
+// It then removes the part name and syncs the directory so the new name
+// survives a crash.
+//
+// Publish may be called once. When it fails before NAME was made
+// (including ErrExists), the part file stays and the Partial has not
+// ended: call Discard or Keep. When it fails after (see Published), the
+// Partial has ended.
+//
+// Without Replace, publishing needs hard links; on a file system without
+// them the link fails and the error is returned unmapped.
+func (p *Partial) Publish(opts PublishOptions) error {
+	if p.ended || p.f == nil {
+		return fmt.Errorf("publish %s: %w", p.name, os.ErrClosed)
+	}
+	err := p.finishFile(opts)
+	if cerr := p.f.Close(); err == nil {
+		err = cerr
+	}
+	p.f = nil
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", Printable(p.name), err)
+	}
+
+	if opts.Replace {
+		err = p.replace()
+	} else {
+		err = p.dir.Link(p.partBase, p.base)
+		if errors.Is(err, fs.ErrExist) {
+			err = fmt.Errorf("%w: %w", ErrExists, err)
+		} else if err != nil {
+			err = mapOpenErr(p.dir, err)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("publish %s: %w", Printable(p.name), err)
+	}
+	p.published = true
+	p.ended = true
+	defer p.dir.Close()
+
+	if !opts.Replace {
+		// The rename consumed the part name; the link left it.
+		if err := p.dir.Remove(p.partBase); err != nil {
+			return fmt.Errorf("published %s but could not remove the part file: %w", Printable(p.name), err)
+		}
+	}
+	if err := syncDir(p.dir); err != nil {
+		return fmt.Errorf("published %s but could not sync its directory: %w", Printable(p.name), err)
+	}
+	return nil
+}
+
+func (p *Partial) finishFile(opts PublishOptions) error {
+	mode := opts.Mode.Perm()
+	if mode == 0 {
+		mode = DefaultFileMode
+	}
+	if err := p.f.Chmod(mode); err != nil {
+		return err
+	}
+	if !opts.ModTime.IsZero() {
+		if err := setModTime(p.f, p.dir, p.partBase, opts.ModTime); err != nil {
+			return err
+		}
+	}
+	// Sync last, so the mode and times are durable too.
+	return p.f.Sync()
+}
+
+// replace renames the part over NAME. rename(2) replaces the directory
+// entry: a symlink at NAME is replaced, never followed.
+func (p *Partial) replace() error {
+	fi, err := p.dir.Lstat(p.base)
+	if err == nil && fi.IsDir() {
+		return fmt.Errorf("%w: %s is a directory", ErrExists, p.base)
+	}
+	if err := p.dir.Rename(p.partBase, p.base); err != nil {
+		if errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, fs.ErrExist) {
+			return fmt.Errorf("%w: %w", ErrExists, err)
+		}
+		return mapOpenErr(p.dir, err)
+	}
+	return nil
+}
+
+// Discard closes and removes the part file and ends the Partial. It does
+// nothing after the Partial has ended, except that after a failed Publish
+// it still removes the part file.
+func (p *Partial) Discard() error {
+	if p.ended {
+		return nil
+	}
+	p.ended = true
+	defer p.dir.Close()
+	var err error
+	if p.f != nil {
+		err = p.f.Close()
+		p.f = nil
+	}
+	if rerr := p.dir.Remove(p.partBase); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
+		err = rerr
+	}
+	return err
+}
+
+// Keep closes the part file and leaves it for a later resume, ending the
+// Partial. It does nothing after the Partial has ended.
+func (p *Partial) Keep() error {
+	if p.ended {
+		return nil
+	}
+	p.ended = true
+	defer p.dir.Close()
+	if p.f == nil {
+		return nil
+	}
+	err := p.f.Close()
+	p.f = nil
+	return err
+}
+
+// syncDir flushes the directory entry changes of dir.
+func syncDir(dir *os.Root) error {
+	d, err := dir.Open(".")
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	if cerr := d.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// mapDirErr maps errors from creating or opening the destination directory.
+func mapDirErr(root *os.Root, err error) error {
+	if errors.Is(err, syscall.ENOTDIR) || errors.Is(err, fs.ErrExist) {
+		// MkdirAll reports a file in the way as EEXIST or ENOTDIR.
+		return fmt.Errorf("%w: %w", ErrNotDir, err)
+	}
+	return mapOpenErr(root, err)
+}

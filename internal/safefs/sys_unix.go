@@ -1,0 +1,27 @@
+//go:build unix
+
+package safefs
+
+import (
+	"io/fs"
+	"os"
+	"syscall"
+)
+
+const (
+	// O_NONBLOCK: opening a FIFO for reading must not wait for a writer
+	// (nor one for writing wait for a reader). O_NOCTTY: a terminal device
+	// that slipped past the checks must not become our controlling tty.
+	openReadFlags  = os.O_RDONLY | syscall.O_NONBLOCK | syscall.O_NOCTTY
+	openWriteFlags = syscall.O_NONBLOCK | syscall.O_NOCTTY
+	noFollowFlag   = syscall.O_NOFOLLOW
+)
+
+// fileID returns the device and link count of fi, when the platform has them.
+func fileID(fi fs.FileInfo) (dev, nlink uint64, ok bool) {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, 0, false
+	}
+	return uint64(st.Dev), uint64(st.Nlink), true //nolint:unconvert // types differ by platform
+}
