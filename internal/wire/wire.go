@@ -61,6 +61,35 @@ const (
 	DataHeaderSize = 12
 )
 
+// Codes for transport.Session.CloseWithError and transport.Stream.Abort.
+// They lie above the codes the transports reserve for themselves.
+const (
+	// SessionProtocolError: the peer broke the protocol (a malformed frame,
+	// a message out of place, a repeated request ID).
+	SessionProtocolError = 0x100
+	// SessionTooBusy: the server has as many sessions as it allows.
+	SessionTooBusy = 0x101
+	// SessionShutdown: the server is shutting down.
+	SessionShutdown = 0x102
+	// SessionIdle: no request for longer than the server's idle timeout.
+	SessionIdle = 0x103
+	// SessionTimeout: the hello did not arrive in time.
+	SessionTimeout = 0x104
+	// SessionVersion: no protocol version both sides speak.
+	SessionVersion = 0x105
+
+	// StreamCancelled: the client no longer wants the data.
+	StreamCancelled = 0x110
+	// StreamRefused: the server has no GET for this data stream, or the GET
+	// failed, or the header was malformed or late.
+	StreamRefused = 0x111
+	// StreamFileChanged: the file changed while it was sent; an ERROR with
+	// FILE_CHANGED follows on the control stream.
+	StreamFileChanged = 0x112
+	// StreamFailed: the server could not read the file; an ERROR follows.
+	StreamFailed = 0x113
+)
+
 // DataMagic opens every data stream, before the request ID.
 var DataMagic = [4]byte{'F', 'R', 'Y', 'D'}
 
@@ -71,6 +100,7 @@ type Type byte
 const (
 	TypeHello       Type = 0x01
 	TypeHelloReply  Type = 0x02
+	TypeGoAway      Type = 0x03
 	TypeEcho        Type = 0x10
 	TypeEchoReply   Type = 0x11
 	TypeList        Type = 0x20
@@ -83,7 +113,7 @@ const (
 )
 
 var typeNames = map[Type]string{
-	TypeHello: "HELLO", TypeHelloReply: "HELLO_REPLY", TypeEcho: "ECHO",
+	TypeHello: "HELLO", TypeHelloReply: "HELLO_REPLY", TypeGoAway: "GOAWAY", TypeEcho: "ECHO",
 	TypeEchoReply: "ECHO_REPLY", TypeList: "LIST", TypeListEntries: "LIST_ENTRIES",
 	TypeListEnd: "LIST_END", TypeGet: "GET", TypeFile: "FILE", TypeDone: "DONE",
 	TypeError: "ERROR",
@@ -105,6 +135,8 @@ func maxLength(t Type) uint32 {
 		return 1 + 2 + 4 + 8
 	case TypeHelloReply:
 		return 1 + 2 + 4 + 2 + 8 + 1 + MaxAlgorithms
+	case TypeGoAway:
+		return 1
 	case TypeEcho, TypeEchoReply:
 		return MaxFrame
 	case TypeList, TypeGet:
@@ -260,6 +292,11 @@ type HelloReply struct {
 	Algorithms   []Algorithm // digest algorithms the server offers, 1..MaxAlgorithms, no zero, no repeats
 }
 
+// GoAway tells the client that the server is shutting down: it answers
+// requests already sent, refuses new ones with TOO_BUSY, and the client
+// closes the session once its requests are answered. It has no body.
+type GoAway struct{}
+
 // Echo asks the server to send Payload back. On decoding, Payload aliases
 // the Reader's buffer until the next ReadMessage.
 type Echo struct {
@@ -344,6 +381,7 @@ type ErrorReply struct {
 
 func (*Hello) Type() Type       { return TypeHello }
 func (*HelloReply) Type() Type  { return TypeHelloReply }
+func (*GoAway) Type() Type      { return TypeGoAway }
 func (*Echo) Type() Type        { return TypeEcho }
 func (*EchoReply) Type() Type   { return TypeEchoReply }
 func (*List) Type() Type        { return TypeList }
@@ -361,6 +399,8 @@ func newMessage(t Type) Message {
 		return new(Hello)
 	case TypeHelloReply:
 		return new(HelloReply)
+	case TypeGoAway:
+		return new(GoAway)
 	case TypeEcho:
 		return new(Echo)
 	case TypeEchoReply:
@@ -614,6 +654,12 @@ func (m *HelloReply) decode(d *decoder) error {
 	}
 	return d.done()
 }
+
+// --- GoAway
+
+func (*GoAway) check() error               { return nil }
+func (*GoAway) appendBody(b []byte) []byte { return b }
+func (*GoAway) decode(d *decoder) error    { return d.done() }
 
 // --- Echo and EchoReply
 

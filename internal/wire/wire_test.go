@@ -17,6 +17,7 @@ func samples() []Message {
 		&Hello{Version: 1, MaxFrame: MaxFrame, Flags: 0},
 		&Hello{Version: 7, MaxFrame: MinFrame, Flags: 1<<63 | 5},
 		&HelloReply{Version: 1, MaxFrame: MaxFrame, MaxTransfers: 16, Algorithms: []Algorithm{BLAKE3, SHA256}},
+		&GoAway{},
 		&Echo{ID: 1, Payload: []byte{}},
 		&Echo{ID: 2, Payload: []byte("hello\x00\xff")},
 		&Echo{ID: 1<<64 - 1, Payload: bytes.Repeat([]byte{0xab}, MaxEchoPayload)},

@@ -1,0 +1,396 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/ferryproject/ferry/internal/wire"
+	"github.com/ferryproject/ferry/transport"
+)
+
+// ClientConfig tunes a Client. The zero value works.
+type ClientConfig struct {
+	// Digest is the digest algorithm for GET: "blake3" (the default) or
+	// "sha256". Dial fails if the server does not offer it.
+	Digest string
+}
+
+// Client is one session with a server. Its methods are safe for concurrent
+// use, and run concurrently over the session: requests are pipelined and
+// their replies may come in any order.
+type Client struct {
+	sess transport.Session
+	ctrl transport.Stream
+	alg  wire.Algorithm
+	// serverMax is the server's maximum frame.
+	serverMax uint32
+	sem       chan struct{} // GET and LIST slots: the server's MaxTransfers
+
+	wmu  sync.Mutex
+	wbuf []byte
+
+	nextID atomic.Uint64
+
+	mu        sync.Mutex
+	calls     map[uint64]*call
+	goingAway bool
+	done      chan struct{} // closed when the reader stops
+	err       error         // why, set before done is closed
+}
+
+type call struct {
+	ch        chan wire.Message
+	abandoned chan struct{}
+}
+
+// maxListEntries bounds what List collects from a server.
+const maxListEntries = 1 << 20
+
+// Dial opens a session to the server at addr over t, and exchanges hellos.
+// ctx bounds the whole dial; the Client lives until Close.
+func Dial(ctx context.Context, t transport.Transport, addr string, cfg ClientConfig) (*Client, error) {
+	alg, err := parseAlgorithm(cfg.Digest)
+	if err != nil {
+		return nil, err
+	}
+	sess, err := t.Dial(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	c, err := handshake(ctx, sess, alg)
+	if err != nil {
+		sess.CloseWithError(transport.CodeNoError, "")
+		return nil, err
+	}
+	return c, nil
+}
+
+func handshake(ctx context.Context, sess transport.Session, alg wire.Algorithm) (*Client, error) {
+	ctrl, err := sess.OpenStream(ctx)
+	if err != nil {
+		return nil, sessionError(err)
+	}
+	stop := context.AfterFunc(ctx, func() { ctrl.SetDeadline(time.Unix(1, 0)) })
+	defer stop()
+	frame, _ := wire.AppendFrame(nil, &wire.Hello{Version: wire.Version, MaxFrame: wire.MaxFrame})
+	if _, err := ctrl.Write(frame); err != nil {
+		return nil, helloError(ctx, err)
+	}
+	r := wire.NewReader(ctrl, wire.MaxFrame)
+	m, err := r.ReadMessage()
+	if err != nil {
+		return nil, helloError(ctx, err)
+	}
+	if !stop() {
+		return nil, ctx.Err()
+	}
+	hr, ok := m.(*wire.HelloReply)
+	if !ok {
+		sess.CloseWithError(wire.SessionProtocolError, "expected HELLO_REPLY")
+		return nil, fmt.Errorf("%w: %v instead of HELLO_REPLY", ErrProtocol, m.Type())
+	}
+	if hr.Version != wire.Version {
+		sess.CloseWithError(wire.SessionVersion, "unsupported version")
+		return nil, fmt.Errorf("%w: server chose protocol version %d", transport.ErrWrongProtocol, hr.Version)
+	}
+	offered := false
+	for _, a := range hr.Algorithms {
+		offered = offered || a == alg
+	}
+	if !offered {
+		return nil, fmt.Errorf("the server does not offer the %v digest", alg)
+	}
+	c := &Client{
+		sess:      sess,
+		ctrl:      ctrl,
+		alg:       alg,
+		serverMax: hr.MaxFrame,
+		sem:       make(chan struct{}, hr.MaxTransfers),
+		calls:     make(map[uint64]*call),
+		done:      make(chan struct{}),
+	}
+	go c.read(r)
+	return c, nil
+}
+
+func helloError(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return fmt.Errorf("hello: %w", ctx.Err())
+	}
+	if errors.Is(err, wire.ErrMalformed) {
+		return fmt.Errorf("%w: %w", ErrProtocol, err)
+	}
+	return fmt.Errorf("hello: %w", sessionError(err))
+}
+
+// Close closes the session. Requests in flight fail.
+func (c *Client) Close() error {
+	c.sess.CloseWithError(transport.CodeNoError, "")
+	<-c.done
+	return nil
+}
+
+// read dispatches replies to their calls until the control stream ends.
+func (c *Client) read(r *wire.Reader) {
+	var err error
+	for {
+		var m wire.Message
+		m, err = r.ReadMessage()
+		if err != nil {
+			break
+		}
+		var id uint64
+		switch m := m.(type) {
+		case *wire.EchoReply:
+			m.Payload = bytes.Clone(m.Payload) // it aliases the reader's buffer
+			id = m.ID
+		case *wire.ListEntries:
+			id = m.ID
+		case *wire.ListEnd:
+			id = m.ID
+		case *wire.File:
+			id = m.ID
+		case *wire.Done:
+			id = m.ID
+		case *wire.ErrorReply:
+			id = m.ID
+		case *wire.GoAway:
+			c.mu.Lock()
+			c.goingAway = true
+			idle := len(c.calls) == 0
+			c.mu.Unlock()
+			if idle {
+				c.sess.CloseWithError(transport.CodeNoError, "")
+			}
+			continue
+		default:
+			err = fmt.Errorf("%w: unexpected %v", ErrProtocol, m.Type())
+			c.sess.CloseWithError(wire.SessionProtocolError, "unexpected "+m.Type().String())
+		}
+		if err != nil {
+			break
+		}
+		c.mu.Lock()
+		cl := c.calls[id]
+		c.mu.Unlock()
+		if cl == nil {
+			continue // a request given up on; its ID is never reused
+		}
+		select {
+		case cl.ch <- m:
+		case <-cl.abandoned:
+		}
+	}
+	switch {
+	case errors.Is(err, wire.ErrMalformed):
+		c.sess.CloseWithError(wire.SessionProtocolError, "malformed frame")
+		err = fmt.Errorf("%w: %w", ErrProtocol, err)
+	case errors.Is(err, ErrProtocol):
+	case errors.Is(err, io.EOF):
+		err = errors.New("the server ended the session")
+	default:
+		if cause := context.Cause(c.sess.Context()); cause != nil {
+			err = cause
+		}
+		err = sessionError(err)
+	}
+	c.mu.Lock()
+	c.err = err
+	c.mu.Unlock()
+	close(c.done)
+}
+
+// start registers a new request.
+func (c *Client) start(buffer int) (uint64, *call, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	select {
+	case <-c.done:
+		return 0, nil, c.err
+	default:
+	}
+	if c.goingAway {
+		return 0, nil, fmt.Errorf("%w: the server is shutting down", ErrBusy)
+	}
+	id := c.nextID.Add(1)
+	cl := &call{ch: make(chan wire.Message, buffer), abandoned: make(chan struct{})}
+	c.calls[id] = cl
+	return id, cl, nil
+}
+
+// finish unregisters a request; after GOAWAY the last one closes the
+// session.
+func (c *Client) finish(id uint64) {
+	c.mu.Lock()
+	cl := c.calls[id]
+	delete(c.calls, id)
+	last := c.goingAway && len(c.calls) == 0
+	c.mu.Unlock()
+	if cl != nil {
+		close(cl.abandoned)
+	}
+	if last {
+		c.sess.CloseWithError(transport.CodeNoError, "")
+	}
+}
+
+// recv waits for the next reply of a call.
+func (c *Client) recv(ctx context.Context, cl *call) (wire.Message, error) {
+	select {
+	case m := <-cl.ch:
+		return m, nil
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case <-c.done:
+		select {
+		case m := <-cl.ch:
+			return m, nil
+		default:
+		}
+		return nil, c.err
+	}
+}
+
+func (c *Client) send(m wire.Message) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	b, err := wire.AppendFrame(c.wbuf[:0], m)
+	if err != nil {
+		return err
+	}
+	c.wbuf = b[:0]
+	if _, err := c.ctrl.Write(b); err != nil {
+		select {
+		case <-c.done:
+			return c.err
+		default:
+		}
+		return sessionError(err)
+	}
+	return nil
+}
+
+// acquire takes a request slot, so that the client never has more requests
+// in flight than the server runs.
+func (c *Client) acquire(ctx context.Context) error {
+	select {
+	case c.sem <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.done:
+		return c.err
+	}
+}
+
+func (c *Client) release() { <-c.sem }
+
+func unexpected(m wire.Message) error {
+	return fmt.Errorf("%w: unexpected %v", ErrProtocol, m.Type())
+}
+
+func remoteError(m *wire.ErrorReply) error {
+	return &RemoteError{Code: m.Code, Message: m.Message}
+}
+
+// MaxEchoPayload is the largest payload Echo sends.
+const MaxEchoPayload = wire.MaxEchoPayload
+
+// Echo sends payload to the server and returns what came back, which is
+// checked to be the same bytes (ErrIntegrity otherwise).
+func (c *Client) Echo(ctx context.Context, payload []byte) ([]byte, error) {
+	if len(payload) > MaxEchoPayload || wire.HeaderSize+8+4+len(payload) > int(c.serverMax) {
+		return nil, fmt.Errorf("echo payload of %d bytes is over the limit of %d", len(payload),
+			min(MaxEchoPayload, int(c.serverMax)-wire.HeaderSize-12))
+	}
+	id, cl, err := c.start(1)
+	if err != nil {
+		return nil, err
+	}
+	defer c.finish(id)
+	if err := c.send(&wire.Echo{ID: id, Payload: payload}); err != nil {
+		return nil, err
+	}
+	m, err := c.recv(ctx, cl)
+	if err != nil {
+		return nil, err
+	}
+	switch m := m.(type) {
+	case *wire.EchoReply:
+		if !bytes.Equal(m.Payload, payload) {
+			return m.Payload, fmt.Errorf("%w: echo came back different", ErrIntegrity)
+		}
+		return m.Payload, nil
+	case *wire.ErrorReply:
+		return nil, remoteError(m)
+	}
+	return nil, c.violation(m)
+}
+
+// violation closes the session over a reply out of place.
+func (c *Client) violation(m wire.Message) error {
+	c.sess.CloseWithError(wire.SessionProtocolError, "unexpected "+m.Type().String())
+	return unexpected(m)
+}
+
+// Entry is one entry of a directory listing.
+type Entry struct {
+	Name    string // one path element; print it with safefs.Printable
+	Type    wire.EntryType
+	IsDir   bool
+	Size    int64 // bytes, for regular files
+	ModTime time.Time
+	Mode    fs.FileMode // permission bits only
+}
+
+// List returns the entries of the directory path on the server ("" or "."
+// is the served folder itself), in the server's order.
+func (c *Client) List(ctx context.Context, path string) ([]Entry, error) {
+	if path == "" {
+		path = "."
+	}
+	if err := c.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer c.release()
+	id, cl, err := c.start(16)
+	if err != nil {
+		return nil, err
+	}
+	defer c.finish(id)
+	if err := c.send(&wire.List{ID: id, Path: path}); err != nil {
+		return nil, err
+	}
+	var out []Entry
+	for {
+		m, err := c.recv(ctx, cl)
+		if err != nil {
+			return nil, err
+		}
+		switch m := m.(type) {
+		case *wire.ListEntries:
+			if len(out)+len(m.Entries) > maxListEntries {
+				return nil, fmt.Errorf("listing has more than %d entries", maxListEntries)
+			}
+			for _, e := range m.Entries {
+				out = append(out, Entry{
+					Name: e.Name, Type: e.Type, IsDir: e.Type == wire.EntryDir, Size: e.Size,
+					ModTime: time.Unix(0, e.ModTime), Mode: fs.FileMode(e.Mode),
+				})
+			}
+		case *wire.ListEnd:
+			return out, nil
+		case *wire.ErrorReply:
+			return nil, remoteError(m)
+		default:
+			return nil, c.violation(m)
+		}
+	}
+}
