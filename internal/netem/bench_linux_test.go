@@ -13,7 +13,8 @@ import (
 //
 //	go test -run '^$' -bench Forwarder -benchtime 5x ./internal/netem/
 func BenchmarkForwarderTCP(b *testing.B) {
-	for _, spec := range []Spec{{}, {RTT: 2 * time.Millisecond}} {
+	lan, _ := Profile("lan")
+	for _, spec := range []Spec{{}, {RTT: 2 * time.Millisecond}, lan} {
 		b.Run(spec.String(), func(b *testing.B) {
 			if os.Geteuid() != 0 {
 				b.Skip("netem: needs root")
