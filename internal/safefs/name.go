@@ -69,7 +69,8 @@ func ValidatePath(p string) error {
 // component rule of [ValidatePath]: 1 to [MaxComponentBytes] bytes of NFC
 // UTF-8; not "." or ".."; no '/', '\\', ':', '*', '?', '"', '<', '>' or '|';
 // no control characters (C0, DEL, C1); no Unicode format, bidi, zero-width,
-// default-ignorable, line-separator or noncharacter code points; no trailing
+// default-ignorable, line-separator, private-use, unassigned (in this Go
+// release's Unicode tables) or noncharacter code points; no trailing
 // dot or space (Windows strips them, which defeats deny-lists); not a Windows
 // reserved device name (CON, PRN, AUX, NUL, COM0-9, COM¹²³, LPT0-9, LPT¹²³,
 // CONIN$, CONOUT$), with or without an extension, in any case.
@@ -114,6 +115,12 @@ func componentProblem(c string) string {
 			return fmt.Sprintf("contains invisible or bidi character %U", r)
 		case unicode.Is(unicode.Noncharacter_Code_Point, r):
 			return fmt.Sprintf("contains noncharacter %U", r)
+		case !unicode.IsGraphic(r) && r != ' ':
+			// Unassigned code points may be tomorrow's format
+			// characters; private-use ones carry other systems'
+			// mappings of reserved characters (macOS SFM maps ':'
+			// to U+F022). Refusing both keeps the rule conservative.
+			return fmt.Sprintf("contains unassigned or private-use character %U", r)
 		}
 	}
 	// Windows strips trailing dots and spaces, so "x.txt." would open
