@@ -82,3 +82,18 @@ func TestFormat(t *testing.T) {
 		t.Errorf("median(%v) = %v, want 2", d[:3], got)
 	}
 }
+
+func TestSanitize(t *testing.T) {
+	for in, want := range map[string]string{
+		`plain "quoted" message: a\b`: `plain "quoted" message: a\b`,
+		"evil\x1b[2Jname":             `evil\x1b[2Jname`,
+		"rtl\u202eexe.txt":            `rtl\u202eexe.txt`,
+		"bad \xff byte":               `bad \ufffd byte`,
+		"line\nbreak":                 `line\nbreak`,
+		"héllo wörld":                 "héllo wörld",
+	} {
+		if got := sanitize(in); got != want {
+			t.Errorf("sanitize(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

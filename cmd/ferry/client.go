@@ -144,7 +144,7 @@ func serverAddr(s string) (string, error) {
 // connect dials the server with the chosen transport and trust and returns a
 // ready client. The caller closes the client, then the transport, with the
 // returned function.
-func (c *cli) connect(ctx context.Context, f *clientFlags, digest bool) (*transfer.Client, func(), error) {
+func (c *cli) connect(ctx context.Context, f *clientFlags, digest string) (*transfer.Client, func(), error) {
 	var (
 		tr  transport.Transport
 		err error
@@ -169,7 +169,7 @@ func (c *cli) connect(ctx context.Context, f *clientFlags, digest bool) (*transf
 	}
 	dctx, cancel := context.WithTimeout(ctx, f.dialTimeout)
 	defer cancel()
-	cl, err := transfer.Dial(dctx, tr, f.addr, transfer.ClientConfig{})
+	cl, err := transfer.Dial(dctx, tr, f.addr, transfer.ClientConfig{Digest: digest})
 	if err != nil {
 		tr.Close()
 		return nil, nil, &dialError{addr: f.addr, transport: f.transport, timeout: f.dialTimeout, err: err}
@@ -240,7 +240,7 @@ func (c *cli) report(err error) int {
 		c.reportMismatch(mismatch)
 		return exitFailure
 	}
-	c.errorf("%s", safefs.Printable(err.Error()))
+	c.errorf("%s", sanitize(err.Error()))
 	if h := hintFor(err); h != "" {
 		c.hint("%s", h)
 	}
@@ -256,8 +256,12 @@ func hintFor(err error) string {
 		return fmt.Sprintf("restrict the key to its owner with: chmod 600 %s", kp.Path)
 	case errors.Is(err, transfer.ErrNotFound):
 		return `check the path with "ferry ls"; paths are relative to the folder the server shares`
-	case errors.Is(err, transfer.ErrAccessDenied):
+	case errors.Is(err, transfer.ErrAccessDenied), errors.Is(err, transfer.ErrBadRequest), errors.Is(err, safefs.ErrInvalidName):
 		return "the server only serves regular files beneath its folder: no absolute paths, no .., no links leading out"
+	case errors.Is(err, transfer.ErrBusy):
+		return "the server is at its limit; try again in a moment"
+	case errors.Is(err, transfer.ErrFileChanged):
+		return "the file was being modified on the server; try again once it is complete"
 	case errors.Is(err, transfer.ErrNotRegular):
 		return `use "ferry ls" to list a folder`
 	case errors.Is(err, transfer.ErrExists):
@@ -334,4 +338,22 @@ func portOf(addr string) string {
 		return addr
 	}
 	return port
+}
+
+// sanitize makes an error message safe for a terminal. Messages may carry
+// text from the server (its error messages, a session's close reason), so
+// every character that safefs.Printable would not show as is gets escaped
+// (\x1b, \u202e, ...). Unlike Printable, it does not quote the whole
+// message: names inside it are already quoted where they need to be.
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r == ' ' || r == '"' || r == '\\' || safefs.Printable(string(r)) == string(r) {
+			b.WriteRune(r)
+			continue
+		}
+		q := strconv.QuoteRuneToASCII(r)
+		b.WriteString(q[1 : len(q)-1])
+	}
+	return b.String()
 }

@@ -62,7 +62,7 @@ func echoMain(c *cli, args []string) int {
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	cl, closeClient, err := c.connect(ctx, &cf, false)
+	cl, closeClient, err := c.connect(ctx, &cf, "")
 	if err != nil {
 		return c.report(err)
 	}

@@ -34,12 +34,16 @@ Flags:
   --resume                continue a partial download left by an interrupted
                           fetch, after checking that its bytes match the server's
   -q, --quiet             print nothing but errors (no progress, no summary)
+  --digest NAME           blake3 (default) or sha256, the digest that verifies
+                          every file
 
 ` + clientFlagsHelp + `
 Output:
   A progress bar on stderr when it is a terminal; then one line per file:
   "fetched PATH → LOCAL (SIZE, RATE, blake3 verified)". Exit status 0 when every
-  file was fetched, 1 when any failed, 2 on a wrong command line.
+  file was fetched, 1 when any failed, 2 on a wrong command line. With -o -,
+  bytes reach stdout as they arrive and are verified at the end: only exit
+  status 0 says that what was written is the file.
 
 Examples:
   ferry get example.org:7420 photos/cat.jpg
@@ -52,6 +56,7 @@ func getMain(c *cli, args []string) int {
 		cf                   clientFlags
 		out                  string
 		force, resume, quiet bool
+		digest               string
 	)
 	fs := newFlagSet("get")
 	cf.register(fs)
@@ -60,6 +65,7 @@ func getMain(c *cli, args []string) int {
 	fs.BoolVar(&force, "f", false, "")
 	fs.BoolVar(&force, "force", false, "")
 	fs.BoolVar(&resume, "resume", false, "")
+	fs.StringVar(&digest, "digest", "blake3", "")
 	fs.BoolVar(&quiet, "q", false, "")
 	fs.BoolVar(&quiet, "quiet", false, "")
 	pos, status, done := c.parse(fs, "get", getHelp, args)
@@ -71,6 +77,9 @@ func getMain(c *cli, args []string) int {
 	}
 	if err := cf.check(pos[0]); err != nil {
 		return c.misuse("get", err)
+	}
+	if digest != "blake3" && digest != "sha256" {
+		return c.misuse("get", usagef("unknown --digest %q: choose blake3 or sha256", digest))
 	}
 	paths := pos[1:]
 	for _, p := range paths {
@@ -111,7 +120,7 @@ func getMain(c *cli, args []string) int {
 		defer os.Remove(destDir) // fails harmlessly when the folder is not empty
 	}
 
-	cl, closeClient, err := c.connect(ctx, &cf, true)
+	cl, closeClient, err := c.connect(ctx, &cf, digest)
 	if err != nil {
 		return c.report(err)
 	}
@@ -132,7 +141,6 @@ func getMain(c *cli, args []string) int {
 			bar = prog.file(p)
 			opts.Progress = bar.update
 		}
-		start := time.Now()
 		res, err := cl.Get(ctx, p, opts)
 		if bar != nil {
 			bar.finish(err == nil)
@@ -158,7 +166,7 @@ func getMain(c *cli, args []string) int {
 				prog.wait()
 				prog = newProgress(c.stderr)
 			}
-			c.printFetched(p, res, time.Since(start), toStdout)
+			c.printFetched(p, res, res.Duration, toStdout)
 		}
 	}
 	if prog != nil {
@@ -183,8 +191,12 @@ func (c *cli) printFetched(path string, res *transfer.Result, d time.Duration, t
 	if res.Size < 1<<20 {
 		speed = fmt.Sprintf("%.0f ms", float64(d.Microseconds())/1000)
 	}
-	fmt.Fprintf(c.stderr, "fetched %s → %s (%s, %s, blake3 verified)\n",
-		safefs.Printable(path), safefs.Printable(where), formatSize(res.Size), speed)
+	resumed := ""
+	if res.Resumed > 0 {
+		resumed = fmt.Sprintf(", %s resumed", formatSize(res.Resumed))
+	}
+	fmt.Fprintf(c.stderr, "fetched %s → %s (%s%s, %s, %s verified)\n",
+		safefs.Printable(path), safefs.Printable(where), formatSize(res.Size), resumed, speed, res.Algorithm)
 }
 
 // fatal reports whether err ends the whole run rather than one file: the

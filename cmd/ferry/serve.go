@@ -173,7 +173,13 @@ func (c *cli) serve(root string, f *serveFlags) int {
 		return c.report(err)
 	}
 	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
-	srv := transfer.NewServer(root, transfer.ServerConfig{Logger: logger})
+	srv, err := transfer.NewServer(root, transfer.ServerConfig{Logger: logger})
+	if err != nil {
+		for _, ln := range listeners {
+			ln.Close()
+		}
+		return c.report(err)
+	}
 
 	// The servers run on a context of their own: a signal starts a graceful
 	// Shutdown rather than cutting transfers off at once.
