@@ -306,9 +306,9 @@ const MaxEchoPayload = wire.MaxEchoPayload
 // Echo sends payload to the server and returns what came back, which is
 // checked to be the same bytes (ErrIntegrity otherwise).
 func (c *Client) Echo(ctx context.Context, payload []byte) ([]byte, error) {
-	if len(payload) > MaxEchoPayload || wire.HeaderSize+8+4+len(payload) > int(c.serverMax) {
+	if len(payload) > MaxEchoPayload || 1+8+4+len(payload) > int(c.serverMax) {
 		return nil, fmt.Errorf("echo payload of %d bytes is over the limit of %d", len(payload),
-			min(MaxEchoPayload, int(c.serverMax)-wire.HeaderSize-12))
+			min(MaxEchoPayload, int(c.serverMax)-1-8-4))
 	}
 	id, cl, err := c.start(1)
 	if err != nil {

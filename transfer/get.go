@@ -290,7 +290,7 @@ func (c *Client) receive(ctx context.Context, st transport.Stream, w io.Writer, 
 		}
 		if err == io.EOF {
 			if done < size {
-				return fmt.Errorf("transfer cut short: %d of %d bytes arrived", done, size)
+				return fmt.Errorf("%w: the server ended the data after %d of the announced %d bytes", ErrIntegrity, done, size)
 			}
 			if progress != nil {
 				progress(done, size)

@@ -264,6 +264,8 @@ type session struct {
 	lastActive time.Time
 	goingAway  bool
 	idle       *time.Timer
+
+	tasks sync.WaitGroup // request and data-stream goroutines
 }
 
 type request struct {
@@ -308,6 +310,7 @@ func (ss *session) serve() {
 		}
 		ss.mu.Unlock()
 		ss.close(transport.CodeNoError, "")
+		ss.tasks.Wait()
 		s.mu.Lock()
 		delete(s.sessions, ss)
 		s.mu.Unlock()
@@ -359,7 +362,7 @@ func (ss *session) serve() {
 		ss.goAway()
 	}
 
-	go ss.acceptStreams()
+	ss.tasks.Go(ss.acceptStreams)
 	ss.readControl(r)
 }
 
@@ -446,7 +449,7 @@ func (ss *session) readControl(r *wire.Reader) {
 		ss.mu.Unlock()
 		switch m := m.(type) {
 		case *wire.Echo:
-			if wire.HeaderSize+8+4+len(m.Payload) > int(ss.clientMax) {
+			if 1+8+4+len(m.Payload) > int(ss.clientMax) {
 				ss.sendError(m.ID, wire.CodeBadRequest, "echo payload over your own maximum frame")
 				continue
 			}
@@ -455,11 +458,11 @@ func (ss *session) readControl(r *wire.Reader) {
 			}
 		case *wire.List:
 			if ss.begin(m.ID, false) {
-				go ss.list(m)
+				ss.tasks.Go(func() { ss.list(m) })
 			}
 		case *wire.Get:
 			if ss.begin(m.ID, true) {
-				go ss.get(m)
+				ss.tasks.Go(func() { ss.get(m) })
 			}
 		default:
 			ss.protocolError("unexpected %v from the client", m.Type())
@@ -534,7 +537,7 @@ func (ss *session) acceptStreams() {
 		}
 		ss.headers++
 		ss.mu.Unlock()
-		go ss.dataStream(st)
+		ss.tasks.Go(func() { ss.dataStream(st) })
 	}
 }
 
@@ -719,7 +722,6 @@ func (ss *session) get(m *wire.Get) {
 		t.Stop()
 		return
 	}
-	defer st.Close()
 
 	code, err := ss.copyFile(st, f, h, m.Offset, size, buf)
 	if err == nil {
@@ -729,9 +731,12 @@ func (ss *session) get(m *wire.Get) {
 		}
 	}
 	if err != nil {
-		if code != 0 {
-			st.Abort(code)
+		// Never end a failed stream with a FIN: after a cut-off write it
+		// would look like a complete file.
+		if code == 0 {
+			code = wire.StreamFailed
 		}
+		st.Abort(code)
 		switch code {
 		case wire.StreamFileChanged:
 			ss.log.Info("file changed while sent", "path", safefs.Printable(m.Path))
@@ -740,12 +745,13 @@ func (ss *session) get(m *wire.Get) {
 			ss.log.Error("reading a served file", "path", safefs.Printable(m.Path), "err", err)
 			fail(wire.CodeInternal, "internal error")
 		default: // the client or the session went away
-			ss.log.Debug("data stream ended early", "err", err)
+			ss.log.Info("data stream failed", "path", safefs.Printable(m.Path), "err", err)
 			fail(wire.CodeInternal, "data stream failed")
 		}
 		return
 	}
-	if err := st.CloseWrite(); err != nil {
+	if err := st.Close(); err != nil {
+		st.Abort(wire.StreamFailed)
 		fail(wire.CodeInternal, "data stream failed")
 		return
 	}
