@@ -216,9 +216,10 @@ func (c *Client) fetchFile(ctx context.Context, remotePath string, offset int64,
 	if _, err := st.Write(wire.AppendDataHeader(nil, id)); err != nil {
 		return nil, nil, c.streamError(ctx, err)
 	}
-	if err := st.CloseWrite(); err != nil {
-		return nil, nil, c.streamError(ctx, err)
-	}
+	// The FIN tells the server nothing else comes. It may fail when the
+	// server has already sent a small file and closed the stream; what
+	// matters is what the reads below see.
+	st.CloseWrite()
 
 	m, err := c.recv(ctx, cl)
 	if err != nil {
