@@ -24,7 +24,9 @@ type OpenOptions struct {
 	RefuseOtherDevices bool
 	// RefuseSymlinkLeaf refuses a symlink as the last component
 	// (ErrAccessDenied). Symlinks in intermediate directories are still
-	// followed when they stay inside the root.
+	// followed when they stay inside the root. It costs an extra Lstat
+	// after the open, because os.Root follows in-root symlinks even when
+	// asked for O_NOFOLLOW.
 	RefuseSymlinkLeaf bool
 	// RefuseHidden refuses paths with a component starting with '.'
 	// (ErrAccessDenied) before touching the file system.
@@ -77,11 +79,10 @@ func (o OpenOptions) OpenRegular(root *os.Root, p string) (*os.File, fs.FileInfo
 		return nil, nil, err
 	}
 
-	flags := openReadFlags
-	if o.RefuseSymlinkLeaf {
-		flags |= noFollowFlag
+	if testHookBeforeOpen != nil {
+		testHookBeforeOpen(p)
 	}
-	f, err := root.OpenFile(p, flags, 0)
+	f, err := root.OpenFile(p, openReadFlags, 0)
 	if err != nil {
 		return nil, nil, mapOpenErr(root, err)
 	}
@@ -89,11 +90,34 @@ func (o OpenOptions) OpenRegular(root *os.Root, p string) (*os.File, fs.FileInfo
 	if err == nil {
 		err = o.check(root, p, fi)
 	}
+	if err == nil && o.RefuseSymlinkLeaf {
+		err = sameAsName(root, p, fi)
+	}
 	if err != nil {
 		f.Close()
 		return nil, nil, err
 	}
 	return f, fi, nil
+}
+
+// testHookBeforeOpen, when set by a test, runs between the name check and
+// the open, so tests can swap the file and prove the fstat check holds.
+var testHookBeforeOpen func(p string)
+
+// sameAsName makes RefuseSymlinkLeaf hold against a race. os.Root ignores
+// a caller's O_NOFOLLOW: it always opens with O_NOFOLLOW itself and, on
+// ELOOP, follows the symlink if it stays in the root (Go 1.26
+// rootOpenFileNolog). So after the open, p must still name, without
+// following a final symlink, the very file that was opened.
+func sameAsName(root *os.Root, p string, opened fs.FileInfo) error {
+	now, err := root.Lstat(p)
+	if err != nil {
+		return mapOpenErr(root, err)
+	}
+	if !os.SameFile(now, opened) {
+		return fmt.Errorf("%w: %s changed while being opened", ErrAccessDenied, p)
+	}
+	return nil
 }
 
 // check applies the type and option checks to fi, the FileInfo of p.
@@ -160,7 +184,7 @@ func mapOpenErr(root *os.Root, err error) error {
 	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ENOTDIR):
 		sentinel = ErrNotFound
 	case errors.Is(err, syscall.ELOOP):
-		// A symlink loop, or a symlink leaf under O_NOFOLLOW.
+		// A symlink loop (or too many symlinks on the way).
 		sentinel = ErrAccessDenied
 	case errors.Is(err, fs.ErrPermission):
 		sentinel = ErrAccessDenied

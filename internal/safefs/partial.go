@@ -67,8 +67,8 @@ type PublishOptions struct {
 // name is a single component or a relative slash-separated path, which must
 // pass [ValidatePath] even with [PartSuffix] appended; its parent
 // directories are created with mode 0755 through dest. The part file is
-// NAME.ferry-part in the same directory, opened O_NOFOLLOW for reading and
-// writing, and created O_EXCL with mode 0600.
+// NAME.ferry-part in the same directory, opened for reading and writing,
+// and created O_EXCL (which never follows a symlink) with mode 0600.
 //
 // With resume false, an existing part file (or a symlink, or an empty
 // directory, at its name) is removed and a fresh one created; Size is 0.
@@ -76,8 +76,7 @@ type PublishOptions struct {
 // With resume true, an existing part file is reopened for appending and Size
 // reports its length; when there is none, a fresh one is created. The
 // existing part must be a regular file with a single link, the same file
-// before and after the open (Lstat, then fstat after an O_NOFOLLOW,
-// O_NONBLOCK open); otherwise CreatePartial fails with [ErrNotRegular] or
+// before and after the open (Lstat, then fstat after an O_NONBLOCK open); otherwise CreatePartial fails with [ErrNotRegular] or
 // [ErrAccessDenied] and changes nothing. The caller must still verify the
 // resumed prefix (hash File() up to Size()) before trusting it.
 //
@@ -125,9 +124,9 @@ func (p *Partial) open(resume bool) error {
 		}
 	}
 	// O_EXCL: if anything appeared at the name since, fail rather than
-	// open it; O_NOFOLLOW for good measure (O_EXCL already refuses a
-	// symlink, even a dangling one).
-	f, err := p.dir.OpenFile(p.partBase, os.O_RDWR|os.O_CREATE|os.O_EXCL|noFollowFlag, 0o600)
+	// open it. With O_CREATE|O_EXCL os.Root never follows a symlink,
+	// even a dangling one.
+	f, err := p.dir.OpenFile(p.partBase, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%w: %s appeared while being created: %w", ErrExists, p.partBase, err)
@@ -146,9 +145,11 @@ func (p *Partial) reopen(before fs.FileInfo) error {
 	if !before.Mode().IsRegular() {
 		return fmt.Errorf("%w: part file %s is %s", ErrNotRegular, p.partBase, describeType(before.Mode()))
 	}
-	// O_NONBLOCK: a FIFO swapped in after the Lstat must fail (ENXIO),
-	// not wait for a reader.
-	f, err := p.dir.OpenFile(p.partBase, os.O_RDWR|os.O_APPEND|noFollowFlag|openWriteFlags, 0)
+	// O_NONBLOCK: a FIFO swapped in after the Lstat must not block.
+	// O_NOFOLLOW would not help: os.Root follows an in-root symlink
+	// even when asked not to. The identity check below is what refuses
+	// a file swapped in after the Lstat, symlinked or not.
+	f, err := p.dir.OpenFile(p.partBase, os.O_RDWR|os.O_APPEND|openWriteFlags, 0)
 	if err != nil {
 		return mapOpenErr(p.dir, err)
 	}

@@ -10,8 +10,6 @@ import (
 const (
 	openReadFlags  = os.O_RDONLY
 	openWriteFlags = 0
-	// noFollowFlag is unavailable; Lstat checks stand in for it.
-	noFollowFlag = 0
 )
 
 // fileID is unavailable: options that need it fail closed.

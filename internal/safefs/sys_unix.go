@@ -14,7 +14,6 @@ const (
 	// that slipped past the checks must not become our controlling tty.
 	openReadFlags  = os.O_RDONLY | syscall.O_NONBLOCK | syscall.O_NOCTTY
 	openWriteFlags = syscall.O_NONBLOCK | syscall.O_NOCTTY
-	noFollowFlag   = syscall.O_NOFOLLOW
 )
 
 // fileID returns the device and link count of fi, when the platform has them.
