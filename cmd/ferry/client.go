@@ -268,11 +268,12 @@ func hintFor(err error) string {
 		return "use --force to replace it, or -o to choose another name"
 	case errors.Is(err, transfer.ErrIntegrity):
 		return "nothing was saved; try again. If it repeats, the file is changing on the server or the network corrupts data"
-	case errors.Is(err, transport.ErrWrongProtocol):
-		return "something other than a ferry server answers on that port, or the server does not enable this transport"
 	}
 	if errors.As(err, &de) {
 		return dialHint(de)
+	}
+	if errors.Is(err, transport.ErrWrongProtocol) {
+		return "something other than a ferry server answers on that port, or the server does not enable this transport"
 	}
 	return ""
 }
@@ -299,6 +300,10 @@ func (c *cli) reportMismatch(e *certs.MismatchError) {
 func dialHint(e *dialError) string {
 	var uerr x509.UnknownAuthorityError
 	switch {
+	case e.transport == "tcp" && (errors.Is(e.err, transport.ErrWrongProtocol) || errors.Is(e.err, net.ErrClosed)):
+		return "a ferry server refuses plain TCP unless started with tcp in --transports (for example --transports tls,quic,tcp); try -t tls"
+	case errors.Is(e.err, transport.ErrWrongProtocol):
+		return "something other than a ferry server answers on that port, or the server does not enable this transport"
 	case isConnRefused(e.err):
 		return fmt.Sprintf("is \"ferry serve\" running on %s with the %s transport? (tls and tcp use TCP, quic uses UDP)", e.addr, e.transport)
 	case isTimeout(e.err) && e.transport == "quic":
