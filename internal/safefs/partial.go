@@ -137,6 +137,10 @@ func (p *Partial) open(resume bool) error {
 	return nil
 }
 
+// testHookBeforeReopen, when set by a test, runs between the Lstat and the
+// open of a part file being resumed.
+var testHookBeforeReopen func(partBase string)
+
 // reopen opens the existing part file described by before (its Lstat).
 func (p *Partial) reopen(before fs.FileInfo) error {
 	if before.Mode()&fs.ModeSymlink != 0 {
@@ -144,6 +148,9 @@ func (p *Partial) reopen(before fs.FileInfo) error {
 	}
 	if !before.Mode().IsRegular() {
 		return fmt.Errorf("%w: part file %s is %s", ErrNotRegular, p.partBase, describeType(before.Mode()))
+	}
+	if testHookBeforeReopen != nil {
+		testHookBeforeReopen(p.partBase)
 	}
 	// O_NONBLOCK: a FIFO swapped in after the Lstat must not block.
 	// O_NOFOLLOW would not help: os.Root follows an in-root symlink

@@ -1,0 +1,502 @@
+//go:build linux
+
+package safefs
+
+import (
+	"errors"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// destTree returns an opened destination root, its directory and a file
+// outside it that must never change.
+func destTree(t *testing.T) (*os.Root, string, string) {
+	t.Helper()
+	base := t.TempDir()
+	dir := filepath.Join(base, "dest")
+	outside := filepath.Join(base, "victim")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(outside, []byte(secretContent), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { root.Close() })
+	return root, dir, outside
+}
+
+func readString(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+func assertUntouched(t *testing.T, outside string) {
+	t.Helper()
+	if got := readString(t, outside); got != secretContent {
+		t.Fatalf("outside file changed to %q", got)
+	}
+}
+
+func assertMissing(t *testing.T, path string) {
+	t.Helper()
+	if _, err := os.Lstat(path); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("%s exists (err %v)", path, err)
+	}
+}
+
+func mustWrite(t *testing.T, p *Partial, s string) {
+	t.Helper()
+	if n, err := io.WriteString(p, s); err != nil || n != len(s) {
+		t.Fatalf("write: %d, %v", n, err)
+	}
+}
+
+func TestPartialPublish(t *testing.T) {
+	root, dir, _ := destTree(t)
+	p, err := CreatePartial(root, "out.txt", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Discard()
+	part := filepath.Join(dir, "out.txt"+PartSuffix)
+	fi, err := os.Lstat(part)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode() != 0o600 {
+		t.Errorf("part mode %v, want -rw-------", fi.Mode())
+	}
+	if p.Size() != 0 {
+		t.Errorf("fresh Size() = %d", p.Size())
+	}
+	mustWrite(t, p, "hello ")
+	mustWrite(t, p, "world")
+	assertMissing(t, filepath.Join(dir, "out.txt"))
+
+	if err := p.Publish(PublishOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if !p.Published() {
+		t.Error("Published() false after success")
+	}
+	final := filepath.Join(dir, "out.txt")
+	if got := readString(t, final); got != "hello world" {
+		t.Errorf("published %q", got)
+	}
+	fi, _ = os.Lstat(final)
+	if fi.Mode() != DefaultFileMode || fi.Sys().(*syscall.Stat_t).Nlink != 1 {
+		t.Errorf("published mode %v nlink %d", fi.Mode(), fi.Sys().(*syscall.Stat_t).Nlink)
+	}
+	assertMissing(t, part)
+
+	if _, err := p.Write([]byte("x")); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("Write after Publish: %v", err)
+	}
+	if err := p.Publish(PublishOptions{}); !errors.Is(err, os.ErrClosed) {
+		t.Errorf("second Publish: %v", err)
+	}
+	if err := p.Discard(); err != nil || readString(t, final) != "hello world" {
+		t.Errorf("Discard after Publish: %v; it must leave the final file", err)
+	}
+}
+
+func TestPartialPublishModeAndTime(t *testing.T) {
+	root, dir, _ := destTree(t)
+	p, err := CreatePartial(root, "x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mtime := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
+	// Setuid and sticky bits from a peer must never survive.
+	if err := p.Publish(PublishOptions{Mode: 0o4755 | fs.ModeSetuid | fs.ModeSticky, ModTime: mtime}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Mode() != 0o755 {
+		t.Errorf("mode %v, want -rwxr-xr-x", fi.Mode())
+	}
+	if !fi.ModTime().Equal(mtime) {
+		t.Errorf("mtime %v, want %v", fi.ModTime(), mtime)
+	}
+}
+
+func TestPartialNoClobber(t *testing.T) {
+	for _, tc := range []struct {
+		attack string
+		plant  func(t *testing.T, dir, outside string)
+	}{
+		{"existing file", func(t *testing.T, dir, _ string) {
+			os.WriteFile(filepath.Join(dir, "out"), []byte("old"), 0o644)
+		}},
+		{"symlink to an outside file", func(t *testing.T, dir, outside string) {
+			os.Symlink(outside, filepath.Join(dir, "out"))
+		}},
+		{"dangling symlink to an outside path", func(t *testing.T, dir, outside string) {
+			os.Symlink(outside+".new", filepath.Join(dir, "out"))
+		}},
+		{"directory", func(t *testing.T, dir, _ string) {
+			os.Mkdir(filepath.Join(dir, "out"), 0o755)
+		}},
+	} {
+		t.Run(tc.attack, func(t *testing.T) {
+			root, dir, outside := destTree(t)
+			tc.plant(t, dir, outside)
+			before, err := os.Lstat(filepath.Join(dir, "out"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := CreatePartial(root, "out", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustWrite(t, p, "new")
+			err = p.Publish(PublishOptions{})
+			if !errors.Is(err, ErrExists) {
+				t.Fatalf("Publish over %s: %v, want ErrExists", tc.attack, err)
+			}
+			if p.Published() {
+				t.Error("Published() true after ErrExists")
+			}
+			after, err := os.Lstat(filepath.Join(dir, "out"))
+			if err != nil || !os.SameFile(before, after) || after.Mode() != before.Mode() {
+				t.Errorf("final name changed: %v", err)
+			}
+			assertUntouched(t, outside)
+			assertMissing(t, outside+".new")
+			// The part stays until the caller decides.
+			part := filepath.Join(dir, "out"+PartSuffix)
+			if readString(t, part) != "new" {
+				t.Fatal("part file lost after ErrExists")
+			}
+			if err := p.Discard(); err != nil {
+				t.Fatal(err)
+			}
+			assertMissing(t, part)
+		})
+	}
+}
+
+func TestPartialReplace(t *testing.T) {
+	for _, tc := range []struct {
+		attack string
+		plant  func(t *testing.T, dir, outside string)
+		want   error
+	}{
+		{"nothing there", func(*testing.T, string, string) {}, nil},
+		{"existing file", func(t *testing.T, dir, _ string) {
+			os.WriteFile(filepath.Join(dir, "out"), []byte("old"), 0o644)
+		}, nil},
+		{"symlink to an outside file is replaced, not written through", func(t *testing.T, dir, outside string) {
+			os.Symlink(outside, filepath.Join(dir, "out"))
+		}, nil},
+		{"hard link to an outside file is replaced, not written through", func(t *testing.T, dir, outside string) {
+			os.Link(outside, filepath.Join(dir, "out"))
+		}, nil},
+		{"directory is never replaced", func(t *testing.T, dir, _ string) {
+			os.Mkdir(filepath.Join(dir, "out"), 0o755)
+		}, ErrExists},
+	} {
+		t.Run(tc.attack, func(t *testing.T) {
+			root, dir, outside := destTree(t)
+			tc.plant(t, dir, outside)
+			p, err := CreatePartial(root, "out", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Discard()
+			mustWrite(t, p, "new")
+			err = p.Publish(PublishOptions{Replace: true})
+			assertUntouched(t, outside)
+			if tc.want != nil {
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("Publish: %v, want %v", err, tc.want)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			fi, err := os.Lstat(filepath.Join(dir, "out"))
+			if err != nil || !fi.Mode().IsRegular() {
+				t.Fatalf("final is %v, %v; want a regular file", fi, err)
+			}
+			if got := readString(t, filepath.Join(dir, "out")); got != "new" {
+				t.Errorf("final holds %q", got)
+			}
+			assertMissing(t, filepath.Join(dir, "out"+PartSuffix))
+		})
+	}
+}
+
+func TestPartialDiscardAndKeepResume(t *testing.T) {
+	root, dir, _ := destTree(t)
+	part := filepath.Join(dir, "big.bin"+PartSuffix)
+
+	p, err := CreatePartial(root, "big.bin", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, p, "discarded")
+	if err := p.Discard(); err != nil {
+		t.Fatal(err)
+	}
+	assertMissing(t, part)
+	assertMissing(t, filepath.Join(dir, "big.bin"))
+	if err := p.Discard(); err != nil {
+		t.Errorf("second Discard: %v", err)
+	}
+
+	p, err = CreatePartial(root, "big.bin", true) // nothing to resume
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Size() != 0 {
+		t.Fatalf("Size() = %d with nothing to resume", p.Size())
+	}
+	mustWrite(t, p, "first half,")
+	if err := p.Keep(); err != nil {
+		t.Fatal(err)
+	}
+	if readString(t, part) != "first half," {
+		t.Fatal("Keep lost the part file")
+	}
+	assertMissing(t, filepath.Join(dir, "big.bin"))
+
+	p, err = CreatePartial(root, "big.bin", true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Size() != int64(len("first half,")) {
+		t.Fatalf("resumed Size() = %d", p.Size())
+	}
+	// The caller hashes the resumed prefix through File().
+	prefix, err := io.ReadAll(io.NewSectionReader(p.File(), 0, p.Size()))
+	if err != nil || string(prefix) != "first half," {
+		t.Fatalf("prefix %q, %v", prefix, err)
+	}
+	mustWrite(t, p, " second half")
+	if err := p.Publish(PublishOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readString(t, filepath.Join(dir, "big.bin")); got != "first half, second half" {
+		t.Errorf("resumed file holds %q", got)
+	}
+
+	// Without resume, a stale part is replaced, not appended to.
+	if err := os.WriteFile(part, []byte("stale"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p, err = CreatePartial(root, "big.bin", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Discard()
+	if p.Size() != 0 || readString(t, part) != "" {
+		t.Errorf("stale part not replaced: Size %d, content %q", p.Size(), readString(t, part))
+	}
+}
+
+func TestPartialHostilePartName(t *testing.T) {
+	for _, tc := range []struct {
+		attack     string
+		plant      func(t *testing.T, part, outside string)
+		resume     bool
+		want       error // nil: a fresh part file replaces the planted one
+		keepsPlant bool
+	}{
+		{"symlink to outside, fresh", func(t *testing.T, part, outside string) {
+			os.Symlink(outside, part)
+		}, false, nil, false},
+		{"symlink to outside, resume", func(t *testing.T, part, outside string) {
+			os.Symlink(outside, part)
+		}, true, ErrAccessDenied, true},
+		{"dangling symlink, fresh", func(t *testing.T, part, outside string) {
+			os.Symlink(outside+".new", part)
+		}, false, nil, false},
+		{"hard link to outside, resume", func(t *testing.T, part, outside string) {
+			os.Link(outside, part)
+		}, true, ErrAccessDenied, true},
+		{"hard link to outside, fresh", func(t *testing.T, part, outside string) {
+			os.Link(outside, part)
+		}, false, nil, false},
+		{"fifo, resume", func(t *testing.T, part, _ string) {
+			syscall.Mkfifo(part, 0o600)
+		}, true, ErrNotRegular, true},
+		{"fifo, fresh", func(t *testing.T, part, _ string) {
+			syscall.Mkfifo(part, 0o600)
+		}, false, nil, false},
+		{"directory, resume", func(t *testing.T, part, _ string) {
+			os.Mkdir(part, 0o755)
+		}, true, ErrNotRegular, true},
+	} {
+		t.Run(tc.attack, func(t *testing.T) {
+			root, dir, outside := destTree(t)
+			part := filepath.Join(dir, "f"+PartSuffix)
+			tc.plant(t, part, outside)
+			before, err := os.Lstat(part)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := CreatePartial(root, "f", tc.resume)
+			if tc.want != nil {
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("CreatePartial: %v, want %v", err, tc.want)
+				}
+			} else {
+				if err != nil {
+					t.Fatal(err)
+				}
+				mustWrite(t, p, "new")
+				if err := p.Publish(PublishOptions{}); err != nil {
+					t.Fatal(err)
+				}
+				if readString(t, filepath.Join(dir, "f")) != "new" {
+					t.Error("wrong content published")
+				}
+			}
+			assertUntouched(t, outside)
+			assertMissing(t, outside+".new")
+			after, err := os.Lstat(part)
+			if tc.keepsPlant && (err != nil || !os.SameFile(before, after)) {
+				t.Errorf("planted part name was changed: %v", err)
+			}
+		})
+	}
+}
+
+// A part file swapped between the Lstat and the open of a resume is
+// refused by the identity check, whatever was swapped in.
+func TestPartialResumeSwap(t *testing.T) {
+	for _, tc := range []struct {
+		attack string
+		swap   func(part, outside string)
+		want   error
+	}{
+		{"symlink to outside", func(part, outside string) {
+			os.Remove(part)
+			os.Symlink(outside, part)
+		}, ErrAccessDenied},
+		{"symlink inside dest", func(part, _ string) {
+			os.WriteFile(part+".other", []byte("other"), 0o600)
+			os.Remove(part)
+			os.Symlink(filepath.Base(part)+".other", part)
+		}, ErrAccessDenied},
+		{"fifo", func(part, _ string) {
+			os.Remove(part)
+			syscall.Mkfifo(part, 0o600)
+		}, ErrNotRegular},
+		{"other regular file", func(part, _ string) {
+			// Rename, not remove: a freed inode number could be reused.
+			os.Rename(part, part+".old")
+			os.WriteFile(part, []byte("other"), 0o600)
+		}, ErrAccessDenied},
+	} {
+		t.Run(tc.attack, func(t *testing.T) {
+			root, dir, outside := destTree(t)
+			part := filepath.Join(dir, "f"+PartSuffix)
+			if err := os.WriteFile(part, []byte("prefix"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			testHookBeforeReopen = func(string) { tc.swap(part, outside) }
+			defer func() { testHookBeforeReopen = nil }()
+			done := make(chan error, 1)
+			go func() {
+				p, err := CreatePartial(root, "f", true)
+				if err == nil {
+					p.Keep()
+				}
+				done <- err
+			}()
+			select {
+			case err := <-done:
+				if !errors.Is(err, tc.want) {
+					t.Fatalf("CreatePartial: %v, want %v", err, tc.want)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("CreatePartial blocked")
+			}
+			assertUntouched(t, outside)
+		})
+	}
+}
+
+func TestPartialNames(t *testing.T) {
+	root, dir, outside := destTree(t)
+	if err := os.Symlink(filepath.Dir(outside), filepath.Join(dir, "escape")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink("/tmp", filepath.Join(dir, "abs")); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "file"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		attack, name string
+		want         error
+	}{
+		{"parent", "../victim", ErrInvalidName},
+		{"absolute", outside, ErrInvalidName},
+		{"backslash", `..\victim`, ErrInvalidName},
+		{"device name", "CON", ErrInvalidName},
+		{"too long once suffixed", strings.Repeat("x", MaxComponentBytes-len(PartSuffix)+1), ErrInvalidName},
+		{"through a symlink leading out", "escape/victim", ErrAccessDenied},
+		{"through a symlink leading out, new dirs", "escape/new/x", ErrAccessDenied},
+		{"through an absolute symlink", "abs/x", ErrAccessDenied},
+		{"through a file", "file/x", ErrNotDir},
+	} {
+		t.Run(tc.attack, func(t *testing.T) {
+			p, err := CreatePartial(root, tc.name, false)
+			if err == nil {
+				p.Discard()
+			}
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("CreatePartial(%q): %v, want %v", tc.name, err, tc.want)
+			}
+			assertPrintable(t, err.Error())
+			assertUntouched(t, outside)
+			assertMissing(t, outside+PartSuffix)
+			assertMissing(t, filepath.Join(filepath.Dir(outside), "new"))
+		})
+	}
+
+	p, err := CreatePartial(root, "a/b/c.txt", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, p, "nested")
+	if err := p.Publish(PublishOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if readString(t, filepath.Join(dir, "a", "b", "c.txt")) != "nested" {
+		t.Error("nested file not published")
+	}
+	if fi, err := os.Stat(filepath.Join(dir, "a", "b")); err != nil || fi.Mode().Perm()&^0o755 != 0 {
+		t.Errorf("created dir: %v, %v", fi, err)
+	}
+	if got := len(strings.Repeat("x", MaxComponentBytes-len(PartSuffix))); got+len(PartSuffix) != MaxComponentBytes {
+		t.Fatal("bad arithmetic")
+	}
+	if p, err := CreatePartial(root, strings.Repeat("x", MaxComponentBytes-len(PartSuffix)), false); err != nil {
+		t.Errorf("longest allowed name refused: %v", err)
+	} else {
+		p.Discard()
+	}
+}
