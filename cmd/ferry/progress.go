@@ -46,6 +46,8 @@ func (f *fileBar) update(done, total int64) {
 	now := time.Now()
 	if f.bar == nil {
 		f.bar = f.prog.p.AddBar(total,
+			// The "fetched …" line replaces a finished bar.
+			mpb.BarRemoveOnComplete(),
 			mpb.PrependDecorators(
 				decor.Name(shorten(f.name, 28), decor.WC{C: decor.DindentRight | decor.DextraSpace}),
 			),
