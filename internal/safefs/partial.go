@@ -206,6 +206,20 @@ func (p *Partial) File() *os.File { return p.f }
 // 0 for a fresh one, the resumed length otherwise.
 func (p *Partial) Size() int64 { return p.size }
 
+// Len returns the current length of the part file, from fstat: Size plus
+// whatever was written since, through Write or File. It fails once the
+// Partial has ended or Publish was called.
+func (p *Partial) Len() (int64, error) {
+	if p.f == nil {
+		return 0, fmt.Errorf("stat %s: %w", p.partBase, os.ErrClosed)
+	}
+	fi, err := p.f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	return fi.Size(), nil
+}
+
 // Name returns the final path as given to CreatePartial.
 func (p *Partial) Name() string { return p.name }
 

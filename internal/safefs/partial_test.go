@@ -292,6 +292,12 @@ func TestPartialDiscardAndKeepResume(t *testing.T) {
 		t.Fatalf("prefix %q, %v", prefix, err)
 	}
 	mustWrite(t, p, " second half")
+	if n, err := p.Len(); err != nil || n != int64(len("first half, second half")) {
+		t.Errorf("Len() = %d, %v", n, err)
+	}
+	if p.Size() != int64(len("first half,")) {
+		t.Errorf("Size() changed to %d by writing", p.Size())
+	}
 	if err := p.Publish(PublishOptions{}); err != nil {
 		t.Fatal(err)
 	}
