@@ -109,7 +109,7 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 
 	resume := opts.Resume
 	for attempt := 0; ; attempt++ {
-		p, err := createPartial(root, name, resume)
+		p, err := safefs.CreatePartial(root, name, resume)
 		if err != nil {
 			return nil, fmt.Errorf("partial file for %s: %w", safefs.Printable(local), err)
 		}
@@ -135,11 +135,16 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 			}
 			return nil, err
 		}
-		err = p.Publish(publishOptions{
+		err = p.Publish(safefs.PublishOptions{
 			Replace: opts.Replace,
 			Mode:    fs.FileMode(file.Mode)&0o755 | 0o600,
 			ModTime: time.Unix(0, file.ModTime),
 		})
+		if err != nil && !p.Published() {
+			// Verified bytes: keep them for a resume under another name
+			// or after the existing file is moved away.
+			p.Keep()
+		}
 		if errors.Is(err, safefs.ErrExists) {
 			return nil, fmt.Errorf("%s: %w (replace it or choose another name)", safefs.Printable(local), ErrExists)
 		}

@@ -1,7 +1,6 @@
 package transfer
 
 import (
-	"errors"
 	"io/fs"
 	"os"
 
@@ -10,68 +9,28 @@ import (
 )
 
 // listDir lists the directory p ("" is the root) beneath root as wire
-// entries, and counts the entries left out because their names break the
-// name rule.
-//
-// TODO(safefs): switch to safefs.ReadDir once it lands; this stand-in
-// follows the same rules (validated path, os.Root, names checked).
+// entries, with the number of entries left out because their names break
+// the name rule.
 func listDir(root *os.Root, p string) ([]wire.Entry, int, error) {
-	name := "."
-	if p != "" {
-		if err := safefs.ValidatePath(p); err != nil {
-			return nil, 0, err
-		}
-		name = p
-	}
-	d, err := root.Open(name)
-	if err != nil {
-		switch {
-		case errors.Is(err, fs.ErrNotExist):
-			return nil, 0, safefs.ErrNotFound
-		case errors.Is(err, fs.ErrPermission):
-			return nil, 0, safefs.ErrAccessDenied
-		}
-		return nil, 0, safefs.ErrAccessDenied
-	}
-	defer d.Close()
-	fi, err := d.Stat()
+	entries, skipped, err := safefs.ReadDir(root, p)
 	if err != nil {
 		return nil, 0, err
 	}
-	if !fi.IsDir() {
-		return nil, 0, safefs.ErrNotDir
-	}
-	des, err := d.ReadDir(-1)
-	if err != nil {
-		return nil, 0, err
-	}
-	out := make([]wire.Entry, 0, len(des))
-	skipped := 0
-	for _, de := range des {
-		if safefs.ValidateName(de.Name()) != nil {
-			skipped++
-			continue
+	out := make([]wire.Entry, len(entries))
+	for i, e := range entries {
+		out[i] = wire.Entry{Name: e.Name, Size: e.Size, ModTime: e.ModTime.UnixNano(), Mode: fileMode(e.Mode)}
+		switch e.Type {
+		case safefs.File:
+			out[i].Type = wire.EntryFile
+		case safefs.Dir:
+			out[i].Type = wire.EntryDir
+		case safefs.Symlink:
+			out[i].Type = wire.EntrySymlink
+		default:
+			out[i].Type, out[i].Size = wire.EntryOther, 0
 		}
-		info, err := de.Info()
-		if err != nil {
-			continue // vanished since ReadDir
-		}
-		out = append(out, entryOf(de.Name(), info))
 	}
 	return out, skipped, nil
 }
 
-func entryOf(name string, fi fs.FileInfo) wire.Entry {
-	e := wire.Entry{Name: name, ModTime: fi.ModTime().UnixNano(), Mode: fileMode(fi.Mode())}
-	switch m := fi.Mode(); {
-	case m.IsRegular():
-		e.Type, e.Size = wire.EntryFile, fi.Size()
-	case m.IsDir():
-		e.Type = wire.EntryDir
-	case m&fs.ModeSymlink != 0:
-		e.Type = wire.EntrySymlink
-	default:
-		e.Type = wire.EntryOther
-	}
-	return e
-}
+func fileMode(m fs.FileMode) uint32 { return uint32(m.Perm()) }

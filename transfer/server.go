@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -661,8 +660,6 @@ func (ss *session) list(m *wire.List) {
 	ss.send(&wire.ListEnd{ID: m.ID, Skipped: uint32(min(skipped, 1<<32-1))})
 }
 
-func fileMode(m fs.FileMode) uint32 { return uint32(m.Perm()) }
-
 // get serves one GET. The order on the wire: FILE (or ERROR) on control;
 // the bytes [offset, size) on the data stream, then FIN; DONE on control.
 func (ss *session) get(m *wire.Get) {
@@ -734,9 +731,10 @@ func (ss *session) get(m *wire.Get) {
 		// Never end a failed stream with a FIN: after a cut-off write it
 		// would look like a complete file.
 		if code == 0 {
-			code = wire.StreamFailed
+			st.Abort(wire.StreamFailed)
+		} else {
+			st.Abort(code)
 		}
-		st.Abort(code)
 		switch code {
 		case wire.StreamFileChanged:
 			ss.log.Info("file changed while sent", "path", safefs.Printable(m.Path))

@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/ferryproject/ferry/internal/safefs"
 	"github.com/ferryproject/ferry/internal/testpki"
 	"github.com/ferryproject/ferry/internal/wire"
 	"github.com/ferryproject/ferry/transport"
@@ -292,7 +293,7 @@ func TestGet(t *testing.T) {
 				if res.Size != int64(len(data)) || res.Algorithm != digest || len(res.Digest) != 32 || calls == 0 {
 					t.Errorf("%s: result %+v, %d progress calls", name, res, calls)
 				}
-				if _, err := os.Stat(filepath.Join(dest, filepath.Base(name)+partSuffix)); !errors.Is(err, os.ErrNotExist) {
+				if _, err := os.Stat(filepath.Join(dest, filepath.Base(name)+safefs.PartSuffix)); !errors.Is(err, os.ErrNotExist) {
 					t.Errorf("%s: partial file left behind", name)
 				}
 			}
@@ -319,7 +320,7 @@ func TestResume(t *testing.T) {
 		addr, _ := serve(t, k, root, ServerConfig{})
 		c := dial(t, k.client(t), addr, ClientConfig{})
 
-		writeFile(t, dest, "f.bin"+partSuffix, data[:1<<20])
+		writeFile(t, dest, "f.bin"+safefs.PartSuffix, data[:1<<20])
 		res, err := c.Get(testContext(t), "f.bin", GetOptions{DestDir: dest, Resume: true})
 		if err != nil {
 			t.Fatal(err)
@@ -336,7 +337,7 @@ func TestResume(t *testing.T) {
 		os.Remove(filepath.Join(dest, "f.bin"))
 		bad := bytes.Clone(data[:1000])
 		bad[500] ^= 1
-		writeFile(t, dest, "f.bin"+partSuffix, bad)
+		writeFile(t, dest, "f.bin"+safefs.PartSuffix, bad)
 		res, err = c.Get(testContext(t), "f.bin", GetOptions{DestDir: dest, Resume: true})
 		if err != nil {
 			t.Fatal(err)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/zeebo/blake3"
 
+	"github.com/ferryproject/ferry/internal/safefs"
 	"github.com/ferryproject/ferry/internal/wire"
 	"github.com/ferryproject/ferry/transport"
 )
@@ -140,7 +141,7 @@ func TestLyingServer(t *testing.T) {
 					}
 					assertNoFile(t, dest, "f")
 					if tt.integrity {
-						assertNoFile(t, dest, "f"+partSuffix)
+						assertNoFile(t, dest, "f"+safefs.PartSuffix)
 					}
 				})
 			}
