@@ -194,17 +194,17 @@ func (l *listener) handshake(tcpc *net.TCPConn) {
 			if len(st.PeerCertificates) > 0 {
 				peerCert = st.PeerCertificates[0].Raw
 			}
-			nc = tc
+			nc = newAsyncWriteConn(tc, tcpc)
 		}
 	}
 	if _, err := nc.Write(appendServerPreamble(nil, l.t.cfg.MaxStreams)); err != nil {
-		tcpc.Close()
+		nc.Close()
 		return
 	}
 	br := bufio.NewReaderSize(nc, 64<<10)
 	kind, id, err := readClientPreamble(br)
 	if err != nil {
-		tcpc.Close()
+		nc.Close()
 		return
 	}
 	_ = nc.SetDeadline(time.Time{})
@@ -213,13 +213,13 @@ func (l *listener) handshake(tcpc *net.TCPConn) {
 
 	if kind == kindSession {
 		if l.isClosed() {
-			tcpc.Close()
+			nc.Close()
 			return
 		}
 		s := newSession(l.t, id, false, sc, l, plain)
 		s.peerCert = peerCert
 		if !l.register(s) {
-			tcpc.Close() // a duplicate session id: not from an honest client
+			nc.Close() // a duplicate session id: not from an honest client
 			return
 		}
 		go s.readSignals()
@@ -240,7 +240,7 @@ func (l *listener) handshake(tcpc *net.TCPConn) {
 	if s == nil || s.plain != plain || !bytes.Equal(s.peerCert, peerCert) {
 		// Unknown session, or a connection that tries to join a session
 		// with another security level or client identity.
-		tcpc.Close()
+		nc.Close()
 		return
 	}
 	if err := s.addServerConn(sc); err != nil {

@@ -91,6 +91,12 @@ func (s *session) OpenStream(ctx context.Context) (transport.Stream, error) {
 		if n := len(s.idle); n > 0 {
 			sc := s.idle[n-1]
 			s.idle = s.idle[:n-1]
+			if sc.stale() {
+				delete(s.conns, sc)
+				s.mu.Unlock()
+				sc.kill()
+				continue
+			}
 			s.mu.Unlock()
 			return newStream(sc, s), nil
 		}
@@ -183,7 +189,7 @@ func (s *session) recycle(sc *streamConn) {
 	if s.client {
 		if len(s.idle) >= s.t.cfg.MaxIdleConns {
 			delete(s.conns, sc)
-			sc.kill()
+			sc.closeGracefully()
 		} else {
 			s.idle = append(s.idle, sc)
 		}
@@ -222,7 +228,11 @@ func (s *session) addServerConn(sc *streamConn) error {
 // its next stream only after the previous one ended cleanly, so there is at
 // most one serveConn per connection.
 func (s *session) serveConn(sc *streamConn) {
-	if _, err := sc.br.Peek(1); err != nil {
+	b, err := sc.br.Peek(1)
+	if err != nil || b[0] == frameReset {
+		// A reset before any data belongs to the stream that just ended
+		// (its peer closed it with data unread): the peer closes the
+		// connection next, so do not offer it as a new stream.
 		sc.kill()
 		s.forget(sc)
 		return

@@ -44,6 +44,48 @@ func (c *streamConn) kill() {
 	c.killOnce.Do(func() { _ = c.nc.Close() })
 }
 
+// stale reports whether an idle connection has received anything. A server
+// sends nothing on an idle connection, except a reset for the stream that
+// just ended when it closed that stream with the client's data unread; such
+// a connection is about to be closed by the server and must not carry a new
+// stream.
+func (c *streamConn) stale() bool {
+	if c.br.Buffered() > 0 {
+		return true
+	}
+	rc, err := c.tcp.SyscallConn()
+	if err != nil {
+		return true
+	}
+	stale := false
+	_ = rc.Control(func(fd uintptr) {
+		var b [1]byte
+		n, _, err := unix.Recvfrom(int(fd), b[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		stale = err != unix.EAGAIN || n > 0
+	})
+	return stale
+}
+
+// closeGracefully closes a connection whose stream ended cleanly, after
+// queued TLS writes (such as its fin) went out.
+func (c *streamConn) closeGracefully() {
+	if _, ok := c.nc.(*asyncWriteConn); ok {
+		go func() {
+			c.flush(time.Second)
+			c.kill()
+		}()
+		return
+	}
+	c.kill()
+}
+
+// flush waits for queued TLS writes to reach crypto/tls (no-op on plain TCP).
+func (c *streamConn) flush(timeout time.Duration) {
+	if a, ok := c.nc.(*asyncWriteConn); ok {
+		a.flush(timeout)
+	}
+}
+
 // lingerKill closes the connection once everything written so far has been
 // acknowledged by the peer's kernel (or after a bound), so that a reset frame
 // written just before is not destroyed by the TCP reset that closing a socket
@@ -52,6 +94,7 @@ func (c *streamConn) kill() {
 func (c *streamConn) lingerKill() {
 	go func() {
 		defer c.kill()
+		c.flush(time.Second)
 		deadline := time.Now().Add(2 * time.Second)
 		raw, err := c.tcp.SyscallConn()
 		if err != nil {
@@ -107,6 +150,11 @@ var errStreamClosed = fmt.Errorf("tcp stream: %w", net.ErrClosed)
 
 // Read implements io.Reader; see transport.Stream for the contract.
 func (s *stream) Read(p []byte) (int, error) {
+	// Checked before taking readMu: after Close a background drain may hold
+	// it for a while.
+	if s.isClosed() {
+		return 0, errStreamClosed
+	}
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
 	if s.isClosed() {
@@ -242,6 +290,9 @@ func (s *stream) protocolViolation(err error) error {
 
 // Write implements io.Writer; see transport.Stream for the contract.
 func (s *stream) Write(p []byte) (n int, err error) {
+	if s.isClosed() {
+		return 0, errStreamClosed
+	}
 	s.writeMu.Lock()
 	defer s.writeMu.Unlock()
 	if err := s.writable(); err != nil {
@@ -357,6 +408,9 @@ func (s *stream) ReadFrom(r io.Reader) (int64, error) {
 type writerOnly struct{ io.Writer }
 
 func (s *stream) writable() error {
+	if err := s.sess.closeErr(); err != nil {
+		return err
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch {
@@ -383,9 +437,10 @@ func (s *stream) writeFailed(err error) error {
 	if aerr := s.localAbort(); aerr != nil {
 		return aerr
 	}
-	if isTimeout(err) && s.sc.plain {
-		// Plain TCP keeps the frame position across a timeout; the next
-		// Write continues where this one stopped.
+	if isTimeout(err) {
+		// The frame position survives a timeout (TLS writes go through
+		// asyncWriteConn for this); the next Write continues where this
+		// one stopped.
 		return err
 	}
 	s.mu.Lock()
@@ -394,17 +449,61 @@ func (s *stream) writeFailed(err error) error {
 	if aborted && werr != nil {
 		return werr
 	}
-	if isTimeout(err) {
-		// A TLS connection whose write timed out is corrupt (crypto/tls).
-		s.mu.Lock()
-		s.dirty = true
-		s.mu.Unlock()
-		s.setWriteErr(fmt.Errorf("tcp stream: %w", err))
-		return err
+	if serr := s.peerReset(); serr != nil {
+		s.setWriteErr(serr)
+		return serr
 	}
 	err = s.lost(err)
 	s.setWriteErr(err)
 	return err
+}
+
+// peerReset looks for the reason a write failed: a peer that aborts a
+// stream writes a reset frame, then closes its socket, and the reset the
+// kernel sends makes our write fail. The frame is still readable (Linux keeps
+// received data after a TCP reset), so read on to find it. If a Read is in
+// progress it will find the frame itself; wait for it briefly.
+func (s *stream) peerReset() *transport.StreamError {
+	if !s.readMu.TryLock() {
+		deadline := time.Now().Add(500 * time.Millisecond)
+		for time.Now().Before(deadline) {
+			s.mu.Lock()
+			serr, ok := s.writeErr.(*transport.StreamError)
+			s.mu.Unlock()
+			if ok && serr.Remote {
+				return serr
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		return nil
+	}
+	defer s.readMu.Unlock()
+	s.mu.Lock()
+	ended := s.end
+	if !ended {
+		_ = s.sc.nc.SetReadDeadline(time.Now().Add(500 * time.Millisecond))
+	}
+	s.mu.Unlock()
+	if ended {
+		return nil
+	}
+	// A fin may come before the reset: the peer closed its write side
+	// first, then found us still writing.
+	for s.readErr == nil || s.readErr == io.EOF {
+		if s.remaining > 0 {
+			n, err := s.sc.br.Discard(int(min(s.remaining, 1<<30)))
+			s.remaining -= int64(n)
+			if err != nil {
+				return nil
+			}
+			continue
+		}
+		if err := s.readFrameHeader(); err != nil {
+			break
+		}
+	}
+	serr, _ := s.readErr.(*transport.StreamError)
+	return serr
 }
 
 // CloseWrite sends a fin: the peer reads what was written, then io.EOF.
@@ -564,28 +663,51 @@ func (s *stream) drainAfterClose() {
 	s.readMu.Lock()
 	defer s.readMu.Unlock()
 	_ = s.sc.nc.SetReadDeadline(time.Now().Add(drainTimeout))
-	if s.remaining > 0 {
-		s.writeMu.Lock()
-		s.sendReset(transport.CodeClosed)
-		s.writeMu.Unlock()
-		return
-	}
-	err := s.readFrameHeader()
-	switch {
-	case err == nil && s.readErr == io.EOF:
-		// Clean: readFrameHeader recycled the connection.
-	case err == nil && s.remaining > 0:
-		s.writeMu.Lock()
-		s.sendReset(transport.CodeClosed)
-		s.writeMu.Unlock()
-	default:
-		s.finish()
+	// Data the peer sent before it could know of the close is discarded, up
+	// to a budget: a peer that finishes soon after keeps the connection
+	// reusable, one that goes on writing is told with a reset.
+	start := time.Now()
+	for {
+		if s.remaining > 0 {
+			if time.Since(start) > drainGrace {
+				s.writeMu.Lock()
+				s.sendReset(transport.CodeClosed)
+				s.writeMu.Unlock()
+				return
+			}
+			n, err := s.sc.br.Discard(int(min(s.remaining, 256<<10)))
+			s.remaining -= int64(n)
+			if err != nil {
+				s.finish()
+				return
+			}
+		}
+		err := s.readFrameHeader()
+		switch {
+		case err == nil && s.readErr == io.EOF:
+			return // clean: readFrameHeader recycled the connection
+		case err == nil && s.readErr == nil:
+			continue // more data
+		default:
+			s.finish()
+			return
+		}
 	}
 }
 
-// drainTimeout bounds how long a closed stream waits for the peer's fin
-// before giving up on reusing its connection.
-const drainTimeout = 10 * time.Second
+const (
+	// drainTimeout bounds how long a closed stream waits for the peer's fin
+	// before giving up on reusing its connection.
+	drainTimeout = 10 * time.Second
+	// drainGrace is how long a closed stream discards data that keeps
+	// arriving before it aborts the peer with a reset. Data already in
+	// flight or in buffers when Close was called arrives well within it, so
+	// a peer that finishes on its own keeps the connection reusable. A reset
+	// sent after our fin can, rarely, reach a peer that already reused the
+	// connection; the peer's checks for stale input (streamConn.stale,
+	// serveConn) catch most of these, and the rest fail one new stream.
+	drainGrace = 200 * time.Millisecond
+)
 
 func (s *stream) isClosed() bool {
 	s.mu.Lock()

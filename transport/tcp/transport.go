@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strings"
 	"sync"
 	"time"
 
@@ -200,13 +201,13 @@ func (t *Transport) dialConn(ctx context.Context, addr string, kind byte, id ses
 			c.Close()
 			return nil, fmt.Errorf("tls handshake with %s: %w (ALPN %q)", addr, transport.ErrWrongProtocol, p)
 		}
-		nc = tc
+		nc = newAsyncWriteConn(tc, tcpc)
 	}
 	if dl, ok := hctx.Deadline(); ok {
 		_ = nc.SetWriteDeadline(dl)
 	}
 	if _, err := nc.Write(appendClientPreamble(nil, kind, id)); err != nil {
-		c.Close()
+		nc.Close()
 		return nil, fmt.Errorf("%s: sending the preamble to %s: %w", t.Name(), addr, err)
 	}
 	_ = nc.SetWriteDeadline(time.Time{})
@@ -215,8 +216,9 @@ func (t *Transport) dialConn(ctx context.Context, addr string, kind byte, id ses
 
 // tlsError marks the TLS failures that mean the peer speaks another protocol.
 func tlsError(err error) error {
-	var alert tls.AlertError
-	if errors.As(err, &alert) && alert == 120 { // no_application_protocol
+	// crypto/tls reports an alert received over TCP with an unexported
+	// type, so the text is the only way to recognise the ALPN refusal.
+	if strings.Contains(err.Error(), "no application protocol") {
 		return fmt.Errorf("%w: %w", transport.ErrWrongProtocol, err)
 	}
 	var rh tls.RecordHeaderError

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 
 	"github.com/ferryproject/ferry/transport"
@@ -96,6 +97,9 @@ func readServerPreamble(r *bufio.Reader) (maxStreams int, err error) {
 		}
 		if errors.Is(err, io.EOF) {
 			return 0, fmt.Errorf("%w: the server closed the connection without a ferry greeting", transport.ErrWrongProtocol)
+		}
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return 0, err // a net.Error, as callers of Read expect
 		}
 		return 0, fmt.Errorf("reading the server greeting: %w", err)
 	}
