@@ -96,7 +96,7 @@ func ReadDir(root *os.Root, p string) ([]Entry, int, error) {
 	names, err := d.Readdirnames(-1)
 	d.Close()
 	if err != nil {
-		return nil, 0, fmt.Errorf("list %s: %w", Printable(p), err)
+		return nil, 0, fmt.Errorf("list %s: %w", Printable(p), mapOpenErr(dir, err))
 	}
 
 	entries := make([]Entry, 0, len(names))
