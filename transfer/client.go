@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -81,12 +82,12 @@ func handshake(ctx context.Context, sess transport.Session, alg wire.Algorithm) 
 	defer stop()
 	frame, _ := wire.AppendFrame(nil, &wire.Hello{Version: wire.Version, MaxFrame: wire.MaxFrame})
 	if _, err := ctrl.Write(frame); err != nil {
-		return nil, helloError(ctx, err)
+		return nil, helloError(ctx, sess, err)
 	}
 	r := wire.NewReader(ctrl, wire.MaxFrame)
 	m, err := r.ReadMessage()
 	if err != nil {
-		return nil, helloError(ctx, err)
+		return nil, helloError(ctx, sess, err)
 	}
 	if !stop() {
 		return nil, ctx.Err()
@@ -120,14 +121,36 @@ func handshake(ctx context.Context, sess transport.Session, alg wire.Algorithm) 
 	return c, nil
 }
 
-func helloError(ctx context.Context, err error) error {
+func helloError(ctx context.Context, sess transport.Session, err error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("hello: %w", ctx.Err())
 	}
 	if errors.Is(err, wire.ErrMalformed) {
 		return fmt.Errorf("%w: %w", ErrProtocol, err)
 	}
-	return fmt.Errorf("hello: %w", sessionError(err))
+	return fmt.Errorf("hello: %w", sessionError(sessionCause(sess, err)))
+}
+
+// sessionCause returns why sess ended, which tells more than the error of
+// a stream (a server that refused the session with a code), waiting
+// briefly for the session to notice the close that failed the stream.
+func sessionCause(sess transport.Session, err error) error {
+	if !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return err
+	}
+	t := time.NewTimer(time.Second)
+	defer t.Stop()
+	select {
+	case <-sess.Context().Done():
+		if cause := context.Cause(sess.Context()); cause != nil {
+			var se *transport.SessionError
+			if errors.As(cause, &se) {
+				return cause
+			}
+		}
+	case <-t.C:
+	}
+	return err
 }
 
 // Close closes the session. Requests in flight fail.
@@ -196,10 +219,7 @@ func (c *Client) read(r *wire.Reader) {
 	case errors.Is(err, io.EOF):
 		err = errors.New("the server ended the session")
 	default:
-		if cause := context.Cause(c.sess.Context()); cause != nil {
-			err = cause
-		}
-		err = sessionError(err)
+		err = sessionError(sessionCause(c.sess, err))
 	}
 	c.mu.Lock()
 	c.err = err
