@@ -22,5 +22,8 @@ tidy-check:
 test: vet tidy-check
 	$(GO) test -race -count=1 -timeout 12m ./...
 
+demo:
+	./scripts/demo.sh
+
 clean:
 	rm -rf bin

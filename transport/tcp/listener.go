@@ -207,6 +207,9 @@ func (l *listener) handshake(tcpc *net.TCPConn) {
 		nc.Close()
 		return
 	}
+	// Clear the handshake deadline on the socket itself too: under TLS, nc
+	// keeps its own write deadline and would leave the socket's in force.
+	_ = tcpc.SetDeadline(time.Time{})
 	_ = nc.SetDeadline(time.Time{})
 	sc := newStreamConn(nc, tcpc, br)
 	sc.greeted = true

@@ -103,10 +103,10 @@ func (c *streamConn) lingerKill() {
 		for time.Now().Before(deadline) {
 			var info *unix.TCPInfo
 			var gerr error
-			_ = raw.Control(func(fd uintptr) {
+			cerr := raw.Control(func(fd uintptr) {
 				info, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
 			})
-			if gerr != nil || (info.Unacked == 0 && info.Notsent_bytes == 0) {
+			if cerr != nil || gerr != nil || (info.Unacked == 0 && info.Notsent_bytes == 0) {
 				return
 			}
 			time.Sleep(time.Millisecond)

@@ -1,0 +1,163 @@
+package transporttest_test
+
+import (
+	"context"
+	"crypto/tls"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/ferryproject/ferry/internal/testpki"
+	"github.com/ferryproject/ferry/transport"
+	"github.com/ferryproject/ferry/transport/quic"
+	"github.com/ferryproject/ferry/transport/tcp"
+)
+
+// benchSize is what one benchmark operation moves: large enough that
+// setup is noise, small enough for a quick `make bench`.
+const benchSize = 64 << 20
+
+// BenchmarkThroughput moves benchSize bytes over one stream per operation,
+// server to client, for every transport and, side by side in the same run,
+// for a bare socket of the same kind (no ferry framing), so the cost of each
+// transport's layer is visible: go test -run '^$' -bench Throughput
+// ./transport/transporttest/
+func BenchmarkThroughput(b *testing.B) {
+	pki := testpki.New(b)
+	b.Run("tcp-bare", func(b *testing.B) {
+		benchBare(b, func(c net.Conn) net.Conn { return c }, func(c net.Conn) net.Conn { return c })
+	})
+	b.Run("tcp", func(b *testing.B) {
+		benchTransport(b, tcp.NewPlaintext(tcp.Config{}), tcp.NewPlaintext(tcp.Config{}))
+	})
+	b.Run("tls-bare", func(b *testing.B) {
+		benchBare(b,
+			func(c net.Conn) net.Conn { return tls.Client(c, pki.ClientTLS()) },
+			func(c net.Conn) net.Conn { return tls.Server(c, pki.ServerTLS()) })
+	})
+	b.Run("tls", func(b *testing.B) {
+		c, _ := tcp.NewTLS(pki.ClientTLS(), tcp.Config{})
+		s, _ := tcp.NewTLS(pki.ServerTLS(), tcp.Config{})
+		benchTransport(b, c, s)
+	})
+	b.Run("quic", func(b *testing.B) {
+		c, err := quic.New(pki.ClientTLS(), quic.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		s, err := quic.New(pki.ServerTLS(), quic.Config{})
+		if err != nil {
+			b.Fatal(err)
+		}
+		benchTransport(b, c, s)
+	})
+}
+
+func benchTransport(b *testing.B, client, server transport.Transport) {
+	b.Cleanup(func() { client.Close(); server.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	ln, err := server.Listen(ctx, "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		sess, err := ln.Accept(ctx)
+		if err != nil {
+			return
+		}
+		defer sess.CloseWithError(0, "")
+		buf := make([]byte, 256<<10)
+		for {
+			st, err := sess.AcceptStream(ctx)
+			if err != nil {
+				return
+			}
+			var req [1]byte
+			if _, err := io.ReadFull(st, req[:]); err != nil {
+				return
+			}
+			for sent := 0; sent < benchSize; sent += len(buf) {
+				if _, err := st.Write(buf); err != nil {
+					return
+				}
+			}
+			st.CloseWrite()
+			io.Copy(io.Discard, st)
+			st.Close()
+		}
+	}()
+	sess, err := client.Dial(ctx, ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer sess.CloseWithError(0, "")
+	buf := make([]byte, 256<<10)
+	b.SetBytes(benchSize)
+	b.ResetTimer()
+	for range b.N {
+		st, err := sess.OpenStream(ctx)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.Write([]byte{1}); err != nil {
+			b.Fatal(err)
+		}
+		st.CloseWrite()
+		n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{st}, buf)
+		if err != nil || n != benchSize {
+			b.Fatalf("read %d bytes, %v; want %d then EOF", n, err, benchSize)
+		}
+		st.Close()
+	}
+}
+
+func benchBare(b *testing.B, wrapClient, wrapServer func(net.Conn) net.Conn) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				c = wrapServer(c)
+				defer c.Close()
+				buf := make([]byte, 256<<10)
+				var req [1]byte
+				if _, err := io.ReadFull(c, req[:]); err != nil {
+					return
+				}
+				for sent := 0; sent < benchSize; sent += len(buf) {
+					if _, err := c.Write(buf); err != nil {
+						return
+					}
+				}
+			}()
+		}
+	}()
+	buf := make([]byte, 256<<10)
+	b.SetBytes(benchSize)
+	b.ResetTimer()
+	for range b.N {
+		raw, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		c := wrapClient(raw)
+		if _, err := c.Write([]byte{1}); err != nil {
+			b.Fatal(err)
+		}
+		n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{c}, buf)
+		if err != nil || n != benchSize {
+			b.Fatalf("read %d bytes, %v", n, err)
+		}
+		c.Close()
+	}
+}
