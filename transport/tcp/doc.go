@@ -16,7 +16,7 @@
 // directions ended cleanly: a session that fetches a thousand small files
 // handshakes once per concurrent stream, not once per file. The signalling
 // connection carries only the close frame, with its code and reason.
-// docs/protocol.md specifies the bytes.
+// docs/tcp-framing.md specifies the bytes.
 //
 // Under TLS every connection, signalling or stream, runs its own TLS 1.3
 // handshake with the ALPN transport.ALPN and full verification (resumed

@@ -67,7 +67,7 @@ func (c Config) withDefaults() Config {
 
 // minGuaranteedStreams is how many stream connections a client may open
 // before it has read the server's greeting. Every listener admits at least
-// this many (docs/protocol.md).
+// this many (docs/tcp-framing.md).
 const minGuaranteedStreams = 4
 
 // Transport is a transport.Transport over TCP, with or without TLS 1.3.

@@ -12,8 +12,8 @@ import (
 	"github.com/ferryproject/ferry/transport"
 )
 
-// The byte layout below is specified in docs/protocol.md ("TCP and TLS
-// framing"); keep the two in step.
+// The byte layout below is specified in docs/tcp-framing.md; keep the two
+// in step.
 
 // magic opens every connection in both directions. On plain TCP it is the
 // protocol version check; under TLS the ALPN already did that, and the magic
