@@ -28,7 +28,7 @@ const (
 )
 
 const (
-	sessionIDLen     = 16
+	sessionIDLen      = 16
 	clientPreambleLen = len(magic) + 1 + sessionIDLen // magic, kind, session ID
 	serverPreambleLen = len(magic) + 4                // magic, max streams
 )
