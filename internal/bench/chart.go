@@ -1,0 +1,130 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgsvg"
+)
+
+// transportColors give each transport the same colour in every panel.
+var transportColors = map[string]color.Color{
+	"tcp":  color.RGBA{0x4c, 0x72, 0xb0, 0xff},
+	"tls":  color.RGBA{0x55, 0xa8, 0x68, 0xff},
+	"quic": color.RGBA{0xc4, 0x4e, 0x52, 0xff},
+}
+
+// chartTitles name each panel's figure and say which way is better.
+var chartTitles = map[string]string{
+	Setup:    "setup to first echo, ms (lower is better)",
+	Echo:     "echo round trip p50, ms (lower is better)",
+	Bulk:     "bulk, MB/s (higher is better)",
+	Small:    "small files, files/s (higher is better)",
+	Parallel: "parallel, aggregate MB/s (higher is better)",
+}
+
+// errBars are the min-max ranges around the bars' medians.
+type errBars struct {
+	plotter.XYs
+	plotter.YErrors
+}
+
+// WriteChart writes an SVG with one panel per scenario: a bar per transport
+// at the median, with a whisker from the slowest to the fastest trial.
+// Results must be summarized.
+func (r *Report) WriteChart(path string) error {
+	var panels []*plot.Plot
+	for _, sc := range Scenarios {
+		var rs []Result
+		for _, res := range r.Results {
+			if res.Scenario == sc && res.Value.N > 0 {
+				rs = append(rs, res)
+			}
+		}
+		if len(rs) == 0 {
+			continue
+		}
+		p, err := panel(sc, rs)
+		if err != nil {
+			return fmt.Errorf("chart %s: %w", sc, err)
+		}
+		panels = append(panels, p)
+	}
+	if len(panels) == 0 {
+		return fmt.Errorf("chart: no successful trials to draw")
+	}
+	cols := min(len(panels), 3)
+	rows := (len(panels) + cols - 1) / cols
+	grid := make([][]*plot.Plot, rows)
+	for i := range grid {
+		grid[i] = make([]*plot.Plot, cols)
+	}
+	for i, p := range panels {
+		grid[i/cols][i%cols] = p
+	}
+	const titleH = 36
+	w, h := vg.Points(float64(260*cols)), vg.Points(float64(230*rows+titleH))
+	canvas := vgsvg.New(w, h)
+	dc := draw.New(canvas)
+	title := fmt.Sprintf("ferry bench, %s (%s; %d CPUs)", r.Conditions.Link, r.Conditions.Kernel, r.Conditions.CPUs)
+	sty := draw.TextStyle{Color: color.Black, Font: plot.DefaultFont, XAlign: draw.XCenter, YAlign: draw.YTop, Handler: plot.DefaultTextHandler}
+	sty.Font.Size = vg.Points(11)
+	dc.FillText(sty, vg.Point{X: w / 2, Y: h - vg.Points(8)}, title)
+	body := draw.Crop(dc, 0, 0, 0, -vg.Points(titleH))
+	tiles := draw.Tiles{Rows: rows, Cols: cols, PadX: vg.Points(12), PadY: vg.Points(12),
+		PadTop: vg.Points(4), PadBottom: vg.Points(4), PadLeft: vg.Points(4), PadRight: vg.Points(8)}
+	canvases := plot.Align(grid, tiles, body)
+	for j := range grid {
+		for i, p := range grid[j] {
+			if p != nil {
+				p.Draw(canvases[j][i])
+			}
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := canvas.WriteTo(&buf); err != nil {
+		return err
+	}
+	return writeFileAtomic(path, buf.Bytes())
+}
+
+func panel(sc string, rs []Result) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = chartTitles[sc]
+	p.Title.TextStyle.Font.Size = vg.Points(10)
+	p.Y.Min = 0
+	names := make([]string, len(rs))
+	top := 0.0
+	for i, res := range rs {
+		names[i] = res.Transport
+		bar, err := plotter.NewBarChart(plotter.Values{res.Value.Median}, vg.Points(36))
+		if err != nil {
+			return nil, err
+		}
+		bar.XMin = float64(i)
+		bar.Color = transportColors[res.Transport]
+		if bar.Color == nil {
+			bar.Color = color.Gray{0x80}
+		}
+		bar.LineStyle.Width = 0
+		eb := errBars{
+			XYs:     plotter.XYs{{X: float64(i), Y: res.Value.Median}},
+			YErrors: plotter.YErrors{{Low: res.Value.Median - res.Value.Min, High: res.Value.Max - res.Value.Median}},
+		}
+		bars, err := plotter.NewYErrorBars(eb)
+		if err != nil {
+			return nil, err
+		}
+		bars.LineStyle.Width = vg.Points(1.2)
+		p.Add(bar, bars)
+		top = max(top, res.Value.Max)
+	}
+	p.Y.Max = top * 1.1
+	p.NominalX(names...)
+	return p, nil
+}

@@ -1,0 +1,427 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ferryproject/ferry/transfer"
+	"github.com/ferryproject/ferry/transport"
+)
+
+// The scenarios, in the order they run.
+const (
+	Setup    = "setup"    // a fresh session until the first echo reply
+	Echo     = "echo"     // round-trip times of echoes on one session
+	Bulk     = "bulk"     // one large file, fetched and verified
+	Small    = "small"    // many small files, concurrent Gets on one session
+	Parallel = "parallel" // several large files at once on one session
+)
+
+// Scenarios lists every scenario in the order Run runs them.
+var Scenarios = []string{Setup, Echo, Bulk, Small, Parallel}
+
+// Config says what Run measures and against which server.
+type Config struct {
+	// Addr is the server's HOST:PORT.
+	Addr string
+
+	// Transports are the transport names, in the order each round runs
+	// them ("tcp", "tls", "quic").
+	Transports []string
+
+	// NewTransport returns a fresh client transport by name: fresh
+	// sockets, no session cache shared with earlier trials.
+	NewTransport func(name string) (transport.Transport, error)
+
+	// Scenarios to run, a subset of Scenarios; they run in the order of
+	// Scenarios whatever the order here.
+	Scenarios []string
+
+	Workload Workload
+
+	// Trials is the number of measured rounds of bulk, small and parallel;
+	// SetupTrials and EchoTrials those of setup and echo. Every scenario
+	// first runs one warm-up round, which is recorded but not summarized.
+	Trials, SetupTrials, EchoTrials int
+
+	// Echoes is the number of round trips timed per echo trial, and
+	// EchoSize the payload size.
+	Echoes, EchoSize int
+
+	// WorkDir is where fetched files are written (and removed again after
+	// each trial).
+	WorkDir string
+
+	// ServerPID, if not 0, is the server process on this machine whose CPU
+	// time is read from /proc/PID/stat around every trial.
+	ServerPID int
+
+	// Timeout bounds each trial. Default 10 minutes.
+	Timeout time.Duration
+
+	// Progress, if set, is called after every trial.
+	Progress func(t Trial)
+}
+
+// Trial is one measurement of one scenario over one transport.
+type Trial struct {
+	Scenario  string `json:"scenario"`
+	Transport string `json:"transport"`
+	Round     int    `json:"round"` // 0 is the warm-up round
+	Warmup    bool   `json:"warmup,omitempty"`
+
+	// Seconds is the wall time of the timed part: from the dial to the
+	// echo reply for setup, the echoes for echo, from the first request to
+	// the last verified file for the file scenarios.
+	Seconds float64 `json:"seconds"`
+	Bytes   int64   `json:"bytes,omitempty"` // verified file bytes
+	Files   int     `json:"files,omitempty"`
+	Ops     int     `json:"ops,omitempty"` // setups or echoes timed
+
+	// RTT percentiles over the echoes of an echo trial, in milliseconds.
+	RTT *Percentiles `json:"rtt_ms,omitempty"`
+
+	// FileMBps is each file's own rate in a parallel trial (size over its
+	// Get's duration), in MB/s.
+	FileMBps []float64 `json:"file_mbps,omitempty"`
+
+	// CPU seconds used during the timed part by the client process and by
+	// the server process (null if unknown).
+	ClientCPU float64  `json:"client_cpu_s"`
+	ServerCPU *float64 `json:"server_cpu_s"`
+
+	Error string `json:"error,omitempty"`
+}
+
+// Percentiles of a set of round-trip times, in milliseconds.
+type Percentiles struct {
+	Min float64 `json:"min"`
+	P50 float64 `json:"p50"`
+	P90 float64 `json:"p90"`
+	P99 float64 `json:"p99"`
+	Max float64 `json:"max"`
+}
+
+// MBps is the trial's throughput in decimal megabytes per second.
+func (t Trial) MBps() float64 {
+	if t.Seconds <= 0 {
+		return 0
+	}
+	return float64(t.Bytes) / t.Seconds / 1e6
+}
+
+// Value is the trial's main figure: setup time in milliseconds, the echo
+// p50 in milliseconds, MB/s for bulk and parallel, files/s for small.
+func (t Trial) Value() float64 {
+	switch t.Scenario {
+	case Setup:
+		return t.Seconds * 1e3
+	case Echo:
+		if t.RTT == nil {
+			return 0
+		}
+		return t.RTT.P50
+	case Small:
+		if t.Seconds <= 0 {
+			return 0
+		}
+		return float64(t.Files) / t.Seconds
+	}
+	return t.MBps()
+}
+
+// Run measures every scenario over every transport and returns every trial,
+// in the order they ran, warm-ups included. Within a scenario the
+// transports take turns (A B C A B C …), so that a change in the machine's
+// load spreads over all of them. A failed trial is recorded with its Error
+// and the run goes on; Run's error is only for a cancelled ctx or a broken
+// configuration.
+func Run(ctx context.Context, cfg Config) ([]Trial, error) {
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 10 * time.Minute
+	}
+	if cfg.EchoSize <= 0 {
+		cfg.EchoSize = 32
+	}
+	if cfg.EchoSize > transfer.MaxEchoPayload {
+		return nil, fmt.Errorf("echo size %d is over the protocol's limit of %d", cfg.EchoSize, transfer.MaxEchoPayload)
+	}
+	var trials []Trial
+	for _, sc := range Scenarios {
+		if !slices.Contains(cfg.Scenarios, sc) {
+			continue
+		}
+		rounds := cfg.Trials
+		switch sc {
+		case Setup:
+			rounds = cfg.SetupTrials
+		case Echo:
+			rounds = cfg.EchoTrials
+		}
+		for round := 0; round <= rounds; round++ {
+			for _, tn := range cfg.Transports {
+				if err := ctx.Err(); err != nil {
+					return trials, context.Cause(ctx)
+				}
+				t := runTrial(ctx, &cfg, sc, tn)
+				t.Round, t.Warmup = round, round == 0
+				if ctx.Err() != nil {
+					return trials, context.Cause(ctx)
+				}
+				trials = append(trials, t)
+				if cfg.Progress != nil {
+					cfg.Progress(t)
+				}
+			}
+		}
+	}
+	return trials, nil
+}
+
+// runTrial runs one trial with its own timeout, and records the CPU time of
+// both processes around the part that the scenario times.
+func runTrial(ctx context.Context, cfg *Config, scenario, tname string) Trial {
+	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
+	defer cancel()
+	t := Trial{Scenario: scenario, Transport: tname}
+	m := &meter{serverPID: cfg.ServerPID}
+	var err error
+	switch scenario {
+	case Setup:
+		err = runSetup(ctx, cfg, tname, m, &t)
+	default:
+		err = withClient(ctx, cfg, tname, func(cl *transfer.Client) error {
+			switch scenario {
+			case Echo:
+				return runEcho(ctx, cfg, cl, m, &t)
+			case Bulk:
+				return runBulk(ctx, cfg, cl, m, &t)
+			case Small:
+				return runSmall(ctx, cfg, cl, m, &t)
+			case Parallel:
+				return runParallel(ctx, cfg, cl, m, &t)
+			}
+			return fmt.Errorf("unknown scenario %q", scenario)
+		})
+	}
+	if err != nil {
+		t.Error = err.Error()
+		return t
+	}
+	t.ClientCPU = m.client.Seconds()
+	if m.serverOK {
+		s := m.server.Seconds()
+		t.ServerCPU = &s
+	}
+	return t
+}
+
+// meter records the CPU time of both processes between start and stop.
+type meter struct {
+	serverPID      int
+	wall           time.Time
+	client, server time.Duration
+	serverOK       bool
+}
+
+func (m *meter) start() {
+	c, _ := SelfCPU()
+	m.client = -c
+	if m.serverPID != 0 {
+		s, err := ProcessCPU(m.serverPID)
+		m.server, m.serverOK = -s, err == nil
+	}
+	m.wall = time.Now()
+}
+
+// stop returns the wall time since start.
+func (m *meter) stop() time.Duration {
+	d := time.Since(m.wall)
+	c, _ := SelfCPU()
+	m.client += c
+	if m.serverOK {
+		s, err := ProcessCPU(m.serverPID)
+		m.server += s
+		m.serverOK = err == nil
+	}
+	return d
+}
+
+func withClient(ctx context.Context, cfg *Config, tname string, fn func(*transfer.Client) error) error {
+	tr, err := cfg.NewTransport(tname)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	cl, err := transfer.Dial(ctx, tr, cfg.Addr, transfer.ClientConfig{})
+	if err != nil {
+		return fmt.Errorf("dial %s over %s: %w", cfg.Addr, tname, err)
+	}
+	defer cl.Close()
+	return fn(cl)
+}
+
+// runSetup times a fresh transport's dial, the hello exchange and one echo:
+// what a new "ferry echo" costs before its answer arrives.
+func runSetup(ctx context.Context, cfg *Config, tname string, m *meter, t *Trial) error {
+	tr, err := cfg.NewTransport(tname)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	msg := bytes.Repeat([]byte{'s'}, cfg.EchoSize)
+	m.start()
+	cl, err := transfer.Dial(ctx, tr, cfg.Addr, transfer.ClientConfig{})
+	if err != nil {
+		return fmt.Errorf("dial %s over %s: %w", cfg.Addr, tname, err)
+	}
+	defer cl.Close()
+	if _, err := cl.Echo(ctx, msg); err != nil {
+		return err
+	}
+	t.Seconds = m.stop().Seconds()
+	t.Ops = 1
+	return nil
+}
+
+// echoWarmup echoes are sent before the timed ones, so that the first
+// round trips' allocations and window growth are not counted.
+const echoWarmup = 10
+
+func runEcho(ctx context.Context, cfg *Config, cl *transfer.Client, m *meter, t *Trial) error {
+	msg := bytes.Repeat([]byte{'e'}, cfg.EchoSize)
+	for range echoWarmup {
+		if _, err := cl.Echo(ctx, msg); err != nil {
+			return err
+		}
+	}
+	rtts := make([]float64, cfg.Echoes)
+	m.start()
+	for i := range rtts {
+		start := time.Now()
+		if _, err := cl.Echo(ctx, msg); err != nil {
+			return err
+		}
+		rtts[i] = float64(time.Since(start).Nanoseconds()) / 1e6
+	}
+	t.Seconds = m.stop().Seconds()
+	t.Ops = len(rtts)
+	slices.Sort(rtts)
+	t.RTT = &Percentiles{
+		Min: rtts[0], Max: rtts[len(rtts)-1],
+		P50: Percentile(rtts, 50), P90: Percentile(rtts, 90), P99: Percentile(rtts, 99),
+	}
+	return nil
+}
+
+// trialDir makes a fresh folder for one trial's files; the caller removes it.
+func trialDir(cfg *Config) (string, error) {
+	return os.MkdirTemp(cfg.WorkDir, "trial-")
+}
+
+// get fetches one file into dir and checks that it has the expected size
+// (the transfer package has verified its digest).
+func get(ctx context.Context, cl *transfer.Client, remote, dir, name string, size int64) (*transfer.Result, error) {
+	res, err := cl.Get(ctx, remote, transfer.GetOptions{DestDir: dir, Name: name, Replace: true})
+	if err != nil {
+		return nil, fmt.Errorf("get %s: %w", remote, err)
+	}
+	if res.Size != size {
+		return nil, fmt.Errorf("get %s: %d bytes, expected %d: the server's bench files were prepared for other sizes", remote, res.Size, size)
+	}
+	return res, nil
+}
+
+func runBulk(ctx context.Context, cfg *Config, cl *transfer.Client, m *meter, t *Trial) error {
+	dir, err := trialDir(cfg)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	w := cfg.Workload
+	m.start()
+	_, err = get(ctx, cl, w.BulkPath(), dir, "bulk.bin", w.BulkSize)
+	d := m.stop()
+	if err != nil {
+		return err
+	}
+	t.Seconds, t.Bytes, t.Files = d.Seconds(), w.BulkSize, 1
+	return nil
+}
+
+func runSmall(ctx context.Context, cfg *Config, cl *transfer.Client, m *meter, t *Trial) error {
+	dir, err := trialDir(cfg)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	w := cfg.Workload
+	next := make(chan int)
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	var wg sync.WaitGroup
+	m.start()
+	for range max(w.SmallWorkers, 1) {
+		wg.Go(func() {
+			for i := range next {
+				if _, err := get(ctx, cl, w.SmallPath(i), dir, fmt.Sprintf("%07d.bin", i), w.SmallSize); err != nil {
+					cancel(err)
+					return
+				}
+			}
+		})
+	}
+feed:
+	for i := range w.SmallCount {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	d := m.stop()
+	if err := context.Cause(ctx); err != nil {
+		return err
+	}
+	t.Seconds, t.Files, t.Bytes = d.Seconds(), w.SmallCount, int64(w.SmallCount)*w.SmallSize
+	return nil
+}
+
+func runParallel(ctx context.Context, cfg *Config, cl *transfer.Client, m *meter, t *Trial) error {
+	dir, err := trialDir(cfg)
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	w := cfg.Workload
+	rates := make([]float64, w.ParallelCount)
+	errs := make([]error, w.ParallelCount)
+	var wg sync.WaitGroup
+	m.start()
+	for i := range w.ParallelCount {
+		wg.Go(func() {
+			res, err := get(ctx, cl, w.ParallelPath(i), dir, fmt.Sprintf("%d.bin", i), w.ParallelSize)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			rates[i] = float64(res.Size) / res.Duration.Seconds() / 1e6
+		})
+	}
+	wg.Wait()
+	d := m.stop()
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	t.Seconds, t.Files, t.Bytes = d.Seconds(), w.ParallelCount, int64(w.ParallelCount)*w.ParallelSize
+	t.FileMBps = rates
+	return nil
+}
