@@ -2,7 +2,7 @@
 GO ?= go
 BIN := bin/ferry
 
-.PHONY: help build test demo bench fuzz vet lint tidy-check clean
+.PHONY: help build test demo bench fuzz vet tidy-check clean
 
 help:
 	@echo "make demo   build ferry, serve a sample folder and fetch it over QUIC, TLS and TCP"
@@ -15,6 +15,7 @@ build:
 
 vet:
 	$(GO) vet ./...
+	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
 tidy-check:
 	$(GO) mod tidy -diff
@@ -24,6 +25,19 @@ test: vet tidy-check
 
 demo:
 	./scripts/demo.sh
+
+# Side-by-side throughput of each transport against a bare socket of the
+# same kind, in one run (see docs/design.md).
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 8x -count 3 ./transport/transporttest/
+
+# A short run of every fuzz target.
+fuzz:
+	@for pkg in ./internal/wire ./internal/safefs ./certs; do \
+		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
+			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 15s $$pkg || exit 1; \
+		done; \
+	done
 
 clean:
 	rm -rf bin
