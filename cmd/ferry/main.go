@@ -43,6 +43,7 @@ func commands() []command {
 		{"echo", "send a message and print the server's echo, or time round trips", echoMain},
 		{"fingerprint", "print the fingerprint of this machine's server identity", fingerprintMain},
 		{"certs", "make a certificate authority and issue server and client certificates", certsMain},
+		{"bench", "compare TCP, TLS and QUIC: setup, echo, bulk, small and parallel fetches", benchMain},
 		{"version", "print ferry's version", versionMain},
 		{"help", "show help for a command", helpMain},
 	}

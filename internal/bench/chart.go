@@ -4,11 +4,14 @@ import (
 	"bytes"
 	"fmt"
 	"image/color"
+	"io"
+	"strings"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 	"gonum.org/v1/plot/vg/vgsvg"
 )
 
@@ -34,7 +37,7 @@ type errBars struct {
 	plotter.YErrors
 }
 
-// WriteChart writes an SVG with one panel per scenario: a bar per transport
+// WriteChart writes an SVG (or, for a path ending in .png, a PNG) with one panel per scenario: a bar per transport
 // at the median, with a whisker from the slowest to the fastest trial.
 // Results must be summarized.
 func (r *Report) WriteChart(path string) error {
@@ -69,7 +72,15 @@ func (r *Report) WriteChart(path string) error {
 	}
 	const titleH = 36
 	w, h := vg.Points(float64(260*cols)), vg.Points(float64(230*rows+titleH))
-	canvas := vgsvg.New(w, h)
+	var canvas interface {
+		vg.CanvasSizer
+		io.WriterTo
+	}
+	if strings.HasSuffix(strings.ToLower(path), ".png") {
+		canvas = vgimg.PngCanvas{Canvas: vgimg.NewWith(vgimg.UseWH(w, h), vgimg.UseDPI(144), vgimg.UseBackgroundColor(color.White))}
+	} else {
+		canvas = vgsvg.New(w, h)
+	}
 	dc := draw.New(canvas)
 	title := fmt.Sprintf("ferry bench, %s (%s; %d CPUs)", r.Conditions.Link, r.Conditions.Kernel, r.Conditions.CPUs)
 	sty := draw.TextStyle{Color: color.Black, Font: plot.DefaultFont, XAlign: draw.XCenter, YAlign: draw.YTop, Handler: plot.DefaultTextHandler}
@@ -126,5 +137,6 @@ func panel(sc string, rs []Result) (*plot.Plot, error) {
 	}
 	p.Y.Max = top * 1.1
 	p.NominalX(names...)
+	p.X.Min, p.X.Max = -0.6, float64(len(rs))-0.4
 	return p, nil
 }
