@@ -54,6 +54,7 @@ func Percentile(sorted []float64, p float64) float64 {
 	if n == 0 || p <= 0 || p > 100 {
 		return math.NaN()
 	}
-	rank := int(math.Ceil(p / 100 * float64(n)))
+	// The epsilon keeps 99.9% of 1000 at rank 999 despite rounding.
+	rank := int(math.Ceil(p/100*float64(n) - 1e-9))
 	return sorted[max(rank, 1)-1]
 }
