@@ -71,7 +71,7 @@ Flags:
                           larger); the session window is 1.5x this
   --pin FINGERPRINT       with HOST:PORT: the server's fingerprint (for tls, quic)
   --server-pid PID        with HOST:PORT on this machine: read the server's CPU time
-  -q, --quiet             no progress lines on stderr
+  -q, --quiet             no progress lines on stderr (failed trials are still reported)
 
 Output:
   The conditions and one table per scenario on stdout; progress on stderr.
@@ -374,9 +374,7 @@ func (c *cli) benchRemote(ctx context.Context, f *benchFlags) (*bench.Report, er
 		WorkDir:   work,
 		ServerPID: f.serverPID,
 	}
-	if !f.quiet {
-		cfg.Progress = c.benchProgress(f)
-	}
+	cfg.Progress = c.benchProgress(f)
 	rep.Trials, err = bench.Run(ctx, cfg)
 	if err != nil {
 		return nil, err
@@ -400,6 +398,9 @@ func (c *cli) benchProgress(f *benchFlags) func(bench.Trial) {
 		}
 		if t.Error != "" {
 			c.warnf("bench %s over %s, %s failed: %s", t.Scenario, t.Transport, round, sanitize(t.Error))
+			return
+		}
+		if f.quiet {
 			return
 		}
 		var v string

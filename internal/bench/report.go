@@ -214,7 +214,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 	c := r.Conditions
 	s := r.Settings
 	fmt.Fprintf(w, "ferry bench: %s\n", strings.Join(s.Transports, ", "))
-	fmt.Fprintf(w, "  link:     %s, MTU %d\n", c.Link, c.MTU)
+	if c.MTU > 0 {
+		fmt.Fprintf(w, "  link:     %s, MTU %d\n", c.Link, c.MTU)
+	} else {
+		fmt.Fprintf(w, "  link:     %s\n", c.Link)
+	}
 	fmt.Fprintf(w, "  machine:  %s; %d CPUs (%s)\n", c.Kernel, c.CPUs, c.CPUModel)
 	fmt.Fprintf(w, "  software: ferry %s, %s, quic-go %s\n", c.Ferry, c.GoVersion, c.QUICGo)
 	cc := c.TCPCC
@@ -224,9 +228,25 @@ func (r *Report) WriteTable(w io.Writer) error {
 	fmt.Fprintf(w, "  network:  TCP congestion control %s; rmem_max %s, wmem_max %s; QUIC GSO %s, ECN %s; QUIC windows %s/stream, %s/session\n",
 		cc, c.RmemMax, c.WmemMax, c.GSO, c.ECN, FormatSize(int64(s.QUICWindow)), FormatSize(int64(s.QUICConnWin)))
 	wl := s.Workload
-	fmt.Fprintf(w, "  workload: bulk %s; small %dx%s, %d at a time; parallel %dx%s; %d echoes of %d B\n",
-		FormatSize(wl.BulkSize), wl.SmallCount, FormatSize(wl.SmallSize), wl.SmallWorkers,
-		wl.ParallelCount, FormatSize(wl.ParallelSize), s.Echoes, s.EchoSize)
+	var work []string
+	for _, sc := range s.Scenarios {
+		switch sc {
+		case Setup:
+			work = append(work, fmt.Sprintf("setup %d rounds", s.SetupTrials))
+		case Echo:
+			work = append(work, fmt.Sprintf("echo %d rounds of %d echoes of %d B", s.EchoTrials, s.Echoes, s.EchoSize))
+		case Bulk:
+			work = append(work, fmt.Sprintf("bulk %s", FormatSize(wl.BulkSize)))
+		case Small:
+			work = append(work, fmt.Sprintf("small %dx%s, %d at a time", wl.SmallCount, FormatSize(wl.SmallSize), wl.SmallWorkers))
+		case Parallel:
+			work = append(work, fmt.Sprintf("parallel %dx%s", wl.ParallelCount, FormatSize(wl.ParallelSize)))
+		}
+	}
+	if slices.ContainsFunc(s.Scenarios, func(sc string) bool { return sc == Bulk || sc == Small || sc == Parallel }) {
+		work = append(work, fmt.Sprintf("%d rounds each", s.Trials))
+	}
+	fmt.Fprintf(w, "  workload: %s; after one warm-up round, transports interleaved\n", strings.Join(work, "; "))
 	if c.Link == "loopback" {
 		fmt.Fprintf(w, "  warning:  loopback measures CPU cost, not a network: no delay, no loss, 64 KiB packets for TCP\n")
 	}
@@ -240,7 +260,11 @@ func (r *Report) WriteTable(w io.Writer) error {
 		if len(rs) == 0 {
 			continue
 		}
-		fmt.Fprintf(w, "\n%s (median of %d; range min-max)\n", scenarioTitles[sc], rs[0].Value.N)
+		n := 0
+		for _, res := range rs {
+			n = max(n, res.Value.N)
+		}
+		fmt.Fprintf(w, "\n%s (median of %d; range min-max)\n", scenarioTitles[sc], n)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		switch sc {
 		case Setup:
@@ -257,6 +281,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 		for _, res := range rs {
 			v := res.Value
 			rng := fmt.Sprintf("%s-%s", num(v.Min), num(v.Max))
+			if v.N == 0 {
+				nan := math.NaN()
+				v.Median, rng, res.P90, res.P99, res.SlowestFile, res.FastestFile = nan, "-", nan, nan, nan, nan
+			}
 			cpu := fmt.Sprintf("%s\t%s", cpuNum(res.ClientCPU), cpuNum(res.ServerCPU))
 			switch sc {
 			case Setup, Bulk:
