@@ -52,6 +52,7 @@ func TestScripts(t *testing.T) {
 			"mkfile":   cmdMkfile,
 			"grepfile": cmdGrepFile,
 			"envfile":  cmdEnvFile,
+			"waitsize": cmdWaitSize,
 		},
 	})
 }
@@ -151,4 +152,28 @@ func cmdEnvFile(ts *testscript.TestScript, neg bool, args []string) {
 		ts.Fatalf("usage: envfile VAR FILE")
 	}
 	ts.Setenv(args[0], strings.TrimSpace(ts.ReadFile(args[1])))
+}
+
+// cmdWaitSize waits up to 30 s until FILE exists and holds at least SIZE
+// bytes: waitsize FILE SIZE. It lets a script act in the middle of a
+// transfer, for example kill the server.
+func cmdWaitSize(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: waitsize FILE SIZE")
+	}
+	var size int64
+	if _, err := fmt.Sscan(args[1], &size); err != nil {
+		ts.Fatalf("bad size %q", args[1])
+	}
+	path := ts.MkAbs(args[0])
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if fi, err := os.Stat(path); err == nil && fi.Size() >= size {
+			return
+		}
+		if time.Now().After(deadline) {
+			ts.Fatalf("%s did not reach %d bytes within 30 s", args[0], size)
+		}
+		time.Sleep(time.Millisecond)
+	}
 }

@@ -252,7 +252,7 @@ func (s *session) readSignals() {
 	if s.client {
 		maxStreams, err := readServerPreamble(s.sig.br)
 		if err != nil {
-			s.end(fmt.Errorf("%s session with %s: %w (%w)", s.t.Name(), s.addr, err, net.ErrClosed))
+			s.end(closedError(fmt.Errorf("%s session with %s: %w", s.t.Name(), s.addr, err)))
 			return
 		}
 		s.mu.Lock()
@@ -262,7 +262,7 @@ func (s *session) readSignals() {
 	}
 	code, reason, err := readCloseFrame(s.sig.br)
 	if err != nil {
-		s.end(fmt.Errorf("%s session: the connection to the peer was lost: %w (%w)", s.t.Name(), noEOF(err), net.ErrClosed))
+		s.end(closedError(fmt.Errorf("%s session: the connection to the peer was lost: %w", s.t.Name(), noEOF(err))))
 		return
 	}
 	s.end(&transport.SessionError{Code: code, Reason: reason, Remote: true})

@@ -190,10 +190,12 @@ func (s *stream) Read(p []byte) (int, error) {
 func (s *stream) readFrameHeader() error {
 	if !s.sc.greeted {
 		if _, err := readServerPreamble(s.sc.br); err != nil {
-			if isTimeout(err) {
-				return s.readFailed(err)
+			if errors.Is(err, transport.ErrWrongProtocol) {
+				return s.protocolViolation(err)
 			}
-			return s.protocolViolation(err)
+			// An I/O error: the signalling connection may already know
+			// better (it reads the same greeting); readFailed asks it.
+			return s.readFailed(err)
 		}
 		s.sc.greeted = true
 	}
@@ -275,7 +277,7 @@ func (s *stream) lost(cause error) error {
 	if err := s.sess.closeErr(); err != nil {
 		return err
 	}
-	return fmt.Errorf("tcp stream: connection lost before the stream ended: %w (%w)", cause, net.ErrClosed)
+	return closedError(fmt.Errorf("tcp stream: connection lost before the stream ended: %w", cause))
 }
 
 func (s *stream) protocolViolation(err error) error {
@@ -283,7 +285,7 @@ func (s *stream) protocolViolation(err error) error {
 	s.dirty = true
 	s.mu.Unlock()
 	s.finish()
-	err = fmt.Errorf("tcp stream: %w (%w)", err, net.ErrClosed)
+	err = closedError(fmt.Errorf("tcp stream: %w", err))
 	s.readErr = err
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"strconv"
 
@@ -162,3 +163,13 @@ func noEOF(err error) error {
 	}
 	return err
 }
+
+// closed marks an error as the end of a session or stream: it matches
+// net.ErrClosed, as the transport contract requires, without adding Go's
+// "use of closed network connection" to the message a user reads.
+type closed struct{ err error }
+
+func closedError(err error) error      { return &closed{err} }
+func (c *closed) Error() string        { return c.err.Error() }
+func (c *closed) Unwrap() error        { return c.err }
+func (c *closed) Is(target error) bool { return target == net.ErrClosed }
