@@ -56,6 +56,11 @@ type Result struct {
 	P90 float64 `json:"p90_ms,omitempty"`
 	P99 float64 `json:"p99_ms,omitempty"`
 
+	// Setup: the medians of the bare transport session and of the session
+	// with ferry's hello, in ms.
+	SessionMs float64 `json:"session_ms,omitempty"`
+	HelloMs   float64 `json:"hello_ms,omitempty"`
+
 	// Small: throughput in MB/s. Parallel: the median over trials of the
 	// slowest and the fastest file's own MB/s.
 	MBps        *Summary `json:"mbps,omitempty"`
@@ -155,6 +160,9 @@ func summarize(sc, tn string, ts []Trial, failed int) Result {
 		}
 	}
 	switch sc {
+	case Setup:
+		res.SessionMs = Summarize(collect(ts, func(t Trial) float64 { return t.SessionSeconds * 1e3 })).Median
+		res.HelloMs = Summarize(collect(ts, func(t Trial) float64 { return t.HelloSeconds * 1e3 })).Median
 	case Echo:
 		res.P90 = Summarize(collect(ts, func(t Trial) float64 { return t.RTT.P90 })).Median
 		res.P99 = Summarize(collect(ts, func(t Trial) float64 { return t.RTT.P99 })).Median
@@ -201,7 +209,7 @@ func ReadJSON(path string) (*Report, error) {
 
 // scenarioTitles explain each table's figures.
 var scenarioTitles = map[string]string{
-	Setup:    "setup: fresh session (handshakes, hello) until the first echo reply, ms",
+	Setup:    "setup: a fresh transport's session; + ferry's hello; + the first echo reply, ms",
 	Echo:     "echo: round-trip time on one session, ms",
 	Bulk:     "bulk: one file fetched and verified, MB/s",
 	Small:    "small: many files, concurrent Gets on one session, files/s",
@@ -268,7 +276,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 		switch sc {
 		case Setup:
-			fmt.Fprintf(tw, "transport\tmedian\trange\tCPU client ms\tCPU server ms\tfailed\t\n")
+			fmt.Fprintf(tw, "transport\tsession\t+hello\t+echo\trange\tCPU client ms\tCPU server ms\tfailed\t\n")
 		case Echo:
 			fmt.Fprintf(tw, "transport\tp50\tp90\tp99\tp50 range\tCPU client ms\tCPU server ms\tfailed\t\n")
 		case Bulk:
@@ -287,7 +295,12 @@ func (r *Report) WriteTable(w io.Writer) error {
 			}
 			cpu := fmt.Sprintf("%s\t%s", cpuNum(res.ClientCPU), cpuNum(res.ServerCPU))
 			switch sc {
-			case Setup, Bulk:
+			case Setup:
+				if v.N == 0 {
+					res.SessionMs, res.HelloMs = math.NaN(), math.NaN()
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", res.Transport, num(res.SessionMs), num(res.HelloMs), num(v.Median), rng, cpu, res.Failed)
+			case Bulk:
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t\n", res.Transport, num(v.Median), rng, cpu, res.Failed)
 			case Echo:
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", res.Transport, num(v.Median), num(res.P90), num(res.P99), rng, cpu, res.Failed)

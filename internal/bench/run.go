@@ -84,6 +84,13 @@ type Trial struct {
 	Files   int     `json:"files,omitempty"`
 	Ops     int     `json:"ops,omitempty"` // setups or echoes timed
 
+	// Setup only: the time a fresh transport took to return a session
+	// (its own handshakes, measured with another fresh transport just
+	// before) and the time until transfer.Dial returned (handshakes plus
+	// ferry's hello), in seconds. Seconds adds the first echo.
+	SessionSeconds float64 `json:"session_seconds,omitempty"`
+	HelloSeconds   float64 `json:"hello_seconds,omitempty"`
+
 	// RTT percentiles over the echoes of an echo trial, in milliseconds.
 	RTT *Percentiles `json:"rtt_ms,omitempty"`
 
@@ -269,7 +276,24 @@ func withClient(ctx context.Context, cfg *Config, tname string, fn func(*transfe
 
 // runSetup times a fresh transport's dial, the hello exchange and one echo:
 // what a new "ferry echo" costs before its answer arrives.
+//
+// To tell the round trips apart it first times a bare transport.Dial with
+// another fresh transport (not counted in the CPU figures).
 func runSetup(ctx context.Context, cfg *Config, tname string, m *meter, t *Trial) error {
+	bare, err := cfg.NewTransport(tname)
+	if err != nil {
+		return err
+	}
+	start := time.Now()
+	sess, err := bare.Dial(ctx, cfg.Addr)
+	if err != nil {
+		bare.Close()
+		return fmt.Errorf("dial %s over %s: %w", cfg.Addr, tname, err)
+	}
+	t.SessionSeconds = time.Since(start).Seconds()
+	sess.CloseWithError(transport.CodeNoError, "bench: session setup timed")
+	bare.Close()
+
 	tr, err := cfg.NewTransport(tname)
 	if err != nil {
 		return err
@@ -282,6 +306,7 @@ func runSetup(ctx context.Context, cfg *Config, tname string, m *meter, t *Trial
 		return fmt.Errorf("dial %s over %s: %w", cfg.Addr, tname, err)
 	}
 	defer cl.Close()
+	t.HelloSeconds = time.Since(m.wall).Seconds()
 	if _, err := cl.Echo(ctx, msg); err != nil {
 		return err
 	}
