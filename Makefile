@@ -2,11 +2,11 @@
 GO ?= go
 BIN := bin/ferry
 
-.PHONY: help build test demo bench fuzz vet tidy-check clean
+.PHONY: help build test demo bench fuzz vet lint tidy-check clean
 
 help:
 	@echo "make demo   build ferry, serve a sample folder and fetch it over QUIC, TLS and TCP"
-	@echo "make test   vet, layering and doc checks, all tests with the race detector"
+	@echo "make test   vet, gofmt, tidy and staticcheck gates, then all tests with the race detector"
 	@echo "make bench  Go benchmarks comparing the transports side by side"
 	@echo "make fuzz   run each fuzz target for a short while"
 
@@ -17,10 +17,14 @@ vet:
 	$(GO) vet ./...
 	@out="$$(gofmt -l .)"; if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 
+# staticcheck, pinned, fetched through the Go module proxy.
+lint:
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@v0.8.2 ./...
+
 tidy-check:
 	$(GO) mod tidy -diff
 
-test: vet tidy-check
+test: vet tidy-check lint
 	$(GO) test -race -count=1 -timeout 12m ./...
 
 demo:

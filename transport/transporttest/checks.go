@@ -128,7 +128,7 @@ func (s Suite) testHalfClose(t *testing.T) {
 
 			wrote := async(func() error {
 				if _, err := first.Write(request); err != nil {
-					return fmt.Errorf("Write: %w", err)
+					return fmt.Errorf("writing the request: %w", err)
 				}
 				if err := first.CloseWrite(); err != nil {
 					return fmt.Errorf("CloseWrite: %w", err)
@@ -156,7 +156,7 @@ func (s Suite) testHalfClose(t *testing.T) {
 			// The other direction is still open both ways.
 			answered := async(func() error {
 				if _, err := second.Write(reply); err != nil {
-					return fmt.Errorf("Write: %w", err)
+					return fmt.Errorf("writing the reply: %w", err)
 				}
 				return second.CloseWrite()
 			})
