@@ -32,6 +32,7 @@ type Client struct {
 	alg  wire.Algorithm
 	// serverMax is the server's maximum frame.
 	serverMax uint32
+	canFind   bool          // the server answers FIND
 	sem       chan struct{} // GET and LIST slots: the server's MaxTransfers
 
 	wmu  sync.Mutex
@@ -113,6 +114,7 @@ func handshake(ctx context.Context, sess transport.Session, alg wire.Algorithm) 
 		ctrl:      ctrl,
 		alg:       alg,
 		serverMax: hr.MaxFrame,
+		canFind:   hr.Flags&wire.FlagFind != 0,
 		sem:       make(chan struct{}, hr.MaxTransfers),
 		calls:     make(map[uint64]*call),
 		done:      make(chan struct{}),
@@ -177,6 +179,8 @@ func (c *Client) read(r *wire.Reader) {
 		case *wire.ListEntries:
 			id = m.ID
 		case *wire.ListEnd:
+			id = m.ID
+		case *wire.Manifest:
 			id = m.ID
 		case *wire.File:
 			id = m.ID

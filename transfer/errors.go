@@ -62,6 +62,8 @@ func codeSentinel(c wire.ErrorCode) error {
 		return ErrBusy
 	case wire.CodeFileChanged:
 		return ErrFileChanged
+	case wire.CodeTooLarge:
+		return ErrTooLarge
 	}
 	return ErrInternal
 }

@@ -22,18 +22,29 @@ import (
 type GetOptions struct {
 	// DestDir is the local folder, opened with os.OpenRoot. Default ".".
 	DestDir string
-	// Name is the local file name, one path element checked by
-	// safefs.ValidateName. Default: the last element of the remote path.
+	// Name is the local path beneath DestDir: one path element, or a
+	// slash-separated relative path whose folders are created as needed,
+	// checked by safefs.ValidatePath. Default: the last element of the
+	// remote path.
 	Name string
 	// Stdout, if set, receives the bytes as they arrive instead of a file
 	// (no partial file). They are verified only at the end: Get's error
 	// says whether what was written is the file.
 	Stdout io.Writer
-	// Replace replaces an existing file atomically. Default: ErrExists.
+	// Replace replaces an existing, different file atomically, once the
+	// new one is verified. Default: ErrExists.
 	Replace bool
+	// SkipIdentical checks an existing regular file at Name against the
+	// server's by digest (the server hashes its file; only the digest
+	// travels) and, when they are identical, transfers nothing and
+	// returns a Result with Identical set, whatever Replace says.
+	SkipIdentical bool
+	// Expected, when known (from Glob or Tree), lets SkipIdentical skip
+	// the digest check of a local file whose size differs.
+	Expected *TreeEntry
 	// Resume continues an existing partial file after proving its prefix
 	// matches the server's file; a prefix that does not match is discarded
-	// and the file fetched from the start.
+	// and the file fetched from the start (Result.Restarted).
 	Resume bool
 	// Progress, if set, is called with the bytes received so far (resumed
 	// bytes included) and the file size, from the receiving goroutine, at
@@ -46,6 +57,11 @@ type Result struct {
 	Path      string // the local path (DestDir joined with Name); "" for Stdout
 	Size      int64  // the whole file
 	Resumed   int64  // bytes taken from an existing partial file
+	Received  int64  // bytes that came over the network (Size - Resumed, 0 when Identical)
+	Restarted bool   // a partial file did not match the server's and was discarded
+	Identical bool   // the existing file was already identical: nothing was transferred
+	ModTime   time.Time
+	Mode      fs.FileMode
 	Algorithm string // "blake3" or "sha256"
 	Digest    []byte // of the whole file
 	Duration  time.Duration
@@ -54,6 +70,9 @@ type Result struct {
 // errPrefixMismatch: the server's prefix digest differs from the partial
 // file's.
 var errPrefixMismatch = errors.New("the partial file does not match the server's file")
+
+// errDifferent: a SkipIdentical check found a different file.
+var errDifferent = errors.New("the local file differs from the server's")
 
 // Get fetches the regular file remotePath. With a destination folder, the
 // bytes go to NAME.ferry-part, which is published under NAME only after
@@ -72,7 +91,7 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 			return nil, err
 		}
 		defer c.release()
-		res, err := c.fetch(ctx, remotePath, 0, nil, opts.Stdout, opts.Progress)
+		res, _, err := c.fetchFile(ctx, fetchParams{path: remotePath, w: opts.Stdout, progress: opts.Progress})
 		if err != nil {
 			return nil, err
 		}
@@ -84,7 +103,7 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 	if name == "" {
 		name = path.Base(remotePath)
 	}
-	if err := safefs.ValidateName(name); err != nil {
+	if err := safefs.ValidatePath(name); err != nil {
 		return nil, fmt.Errorf("local name: %w", err)
 	}
 	dir := opts.DestDir
@@ -96,18 +115,30 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 		return nil, fmt.Errorf("destination folder: %w", err)
 	}
 	defer root.Close()
-	local := filepath.Join(dir, name)
-	if !opts.Replace {
-		if _, err := root.Lstat(name); err == nil {
-			return nil, fmt.Errorf("%s: %w (replace it or choose another name)", safefs.Printable(local), ErrExists)
-		}
-	}
+	local := filepath.Join(dir, filepath.FromSlash(name))
 	if err := c.acquire(ctx); err != nil {
 		return nil, err
 	}
 	defer c.release()
 
+	if fi, err := root.Lstat(name); err == nil {
+		if opts.SkipIdentical && fi.Mode().IsRegular() && (opts.Expected == nil || opts.Expected.Size == fi.Size()) {
+			res, err := c.same(ctx, remotePath, root, name)
+			if err == nil {
+				res.Path, res.Duration = local, time.Since(start)
+				return res, nil
+			}
+			if !errors.Is(err, errDifferent) {
+				return nil, err
+			}
+		}
+		if !opts.Replace {
+			return nil, fmt.Errorf("%s: %w (it differs from the server's)", safefs.Printable(local), ErrExists)
+		}
+	}
+
 	resume := opts.Resume
+	restarted := false
 	for attempt := 0; ; attempt++ {
 		p, err := safefs.CreatePartial(root, name, resume)
 		if err != nil {
@@ -121,10 +152,10 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 				return nil, fmt.Errorf("reading the partial file: %w", err)
 			}
 		}
-		res, file, err := c.fetchFile(ctx, remotePath, offset, prefix, p, opts.Progress)
+		res, file, err := c.fetchFile(ctx, fetchParams{path: remotePath, offset: offset, prefix: prefix, w: p, progress: opts.Progress})
 		if errors.Is(err, errPrefixMismatch) && attempt == 0 {
 			p.Discard()
-			resume = false
+			resume, restarted = false, true
 			continue
 		}
 		if err != nil {
@@ -146,15 +177,43 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 			p.Keep()
 		}
 		if errors.Is(err, safefs.ErrExists) {
-			return nil, fmt.Errorf("%s: %w (replace it or choose another name)", safefs.Printable(local), ErrExists)
+			return nil, fmt.Errorf("%s: %w (it appeared during the fetch)", safefs.Printable(local), ErrExists)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("publishing %s: %w", safefs.Printable(local), err)
 		}
 		res.Path = local
+		res.Restarted = restarted
 		res.Duration = time.Since(start)
 		return res, nil
 	}
+}
+
+// same checks the existing local file name against the server's file by
+// digest: it asks for the server's file from the local file's length on,
+// with the local file as the prefix. The server proves the prefix (the
+// digest of its first n bytes) and, when its file has exactly n bytes,
+// sends nothing more. It returns errDifferent when the files differ.
+func (c *Client) same(ctx context.Context, remotePath string, root *os.Root, name string) (*Result, error) {
+	f, fi, err := safefs.OpenRegular(root, name)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errDifferent, err)
+	}
+	defer f.Close()
+	h, err := c.hashPrefix(f, fi.Size())
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", safefs.Printable(name), err)
+	}
+	res, _, err := c.fetchFile(ctx, fetchParams{path: remotePath, offset: fi.Size(), prefix: h, w: io.Discard, sameOnly: true})
+	switch {
+	case errors.Is(err, errPrefixMismatch), errors.Is(err, errDifferent), errors.Is(err, ErrBadRequest):
+		// BAD_REQUEST: the offset is past the end of a smaller file.
+		return nil, errDifferent
+	case err != nil:
+		return nil, err
+	}
+	res.Identical = true
+	return res, nil
 }
 
 // keepPartial decides whether a failed transfer leaves a partial file
@@ -179,16 +238,23 @@ func (c *Client) hashPrefix(f *os.File, n int64) (hash.Hash, error) {
 	return h, nil
 }
 
-func (c *Client) fetch(ctx context.Context, remotePath string, offset int64, prefix hash.Hash, w io.Writer, progress func(int64, int64)) (*Result, error) {
-	res, _, err := c.fetchFile(ctx, remotePath, offset, prefix, w, progress)
-	return res, err
+// fetchParams are the arguments of one GET.
+type fetchParams struct {
+	path     string
+	offset   int64
+	prefix   hash.Hash // digest state of the local bytes [0, offset)
+	w        io.Writer
+	progress func(int64, int64)
+	// sameOnly: only a file of exactly offset bytes is wanted (a
+	// SkipIdentical check); any other size gives errDifferent at once.
+	sameOnly bool
 }
 
 // fetchFile runs one GET: it sends the request, opens the data stream at
 // once (no round trip), checks FILE, copies exactly the announced bytes to
-// w while hashing them, and checks DONE. prefix holds the digest state of
-// the local bytes [0, offset).
-func (c *Client) fetchFile(ctx context.Context, remotePath string, offset int64, prefix hash.Hash, w io.Writer, progress func(int64, int64)) (*Result, *wire.File, error) {
+// w while hashing them, and checks DONE.
+func (c *Client) fetchFile(ctx context.Context, fp fetchParams) (*Result, *wire.File, error) {
+	remotePath, offset, prefix, w, progress := fp.path, fp.offset, fp.prefix, fp.w, fp.progress
 	h := prefix
 	if h == nil {
 		var err error
@@ -248,6 +314,9 @@ func (c *Client) fetchFile(ctx context.Context, remotePath string, offset int64,
 			return nil, nil, errPrefixMismatch
 		}
 	}
+	if fp.sameOnly && file.Size != offset {
+		return nil, nil, errDifferent
+	}
 
 	if err := c.receive(ctx, st, w, h, offset, file.Size, progress); err != nil {
 		return nil, nil, err
@@ -265,7 +334,11 @@ func (c *Client) fetchFile(ctx context.Context, remotePath string, offset int64,
 		if subtle.ConstantTimeCompare(m.Digest, sum) != 1 {
 			return nil, nil, fmt.Errorf("%w: the %v digest of the received file does not match the server's", ErrIntegrity, c.alg)
 		}
-		return &Result{Size: file.Size, Resumed: offset, Algorithm: c.alg.String(), Digest: sum}, file, nil
+		return &Result{
+			Size: file.Size, Resumed: offset, Received: file.Size - offset,
+			ModTime: time.Unix(0, file.ModTime), Mode: fs.FileMode(file.Mode),
+			Algorithm: c.alg.String(), Digest: sum,
+		}, file, nil
 	case *wire.ErrorReply:
 		return nil, nil, remoteError(m)
 	}

@@ -59,6 +59,15 @@ type ServerConfig struct {
 	// buffer of file data), so that a client that stops reading cannot
 	// hold a transfer forever. Default 60 s.
 	WriteTimeout time.Duration
+
+	// MaxFindEntries bounds the entries one FIND answers with: the matches
+	// of a glob, or the entries of a folder manifest. A FIND over it gets
+	// ERROR{TOO_LARGE}. Default 100000.
+	MaxFindEntries int
+
+	// testHookBeforeCopy, when set by a test, runs after FILE is sent and
+	// before the first byte is read for the data stream.
+	testHookBeforeCopy func(path string)
 }
 
 // Server serves the files beneath one directory.
@@ -84,7 +93,7 @@ type Server struct {
 // once with os.OpenRoot and keeps open until Close.
 func NewServer(rootDir string, cfg ServerConfig) (*Server, error) {
 	if cfg.MaxSessions < 0 || cfg.MaxTransfersPerSession < 0 || cfg.MaxTransfersPerSession > 65535 ||
-		cfg.HeaderTimeout < 0 || cfg.IdleTimeout < 0 || cfg.WriteTimeout < 0 {
+		cfg.HeaderTimeout < 0 || cfg.IdleTimeout < 0 || cfg.WriteTimeout < 0 || cfg.MaxFindEntries < 0 {
 		return nil, errors.New("transfer: negative or out-of-range limit in ServerConfig")
 	}
 	if cfg.Logger == nil {
@@ -104,6 +113,9 @@ func NewServer(rootDir string, cfg ServerConfig) (*Server, error) {
 	}
 	if cfg.WriteTimeout == 0 {
 		cfg.WriteTimeout = DefaultWriteTimeout
+	}
+	if cfg.MaxFindEntries == 0 {
+		cfg.MaxFindEntries = DefaultMaxFindEntries
 	}
 	root, err := os.OpenRoot(rootDir)
 	if err != nil {
@@ -349,6 +361,7 @@ func (ss *session) serve() {
 		Version:      wire.Version, // the only version; a newer client speaks it too
 		MaxFrame:     wire.MaxFrame,
 		MaxTransfers: uint16(s.cfg.MaxTransfersPerSession),
+		Flags:        wire.FlagFind,
 		Algorithms:   serverAlgorithms,
 	}); err != nil {
 		return
@@ -458,6 +471,10 @@ func (ss *session) readControl(r *wire.Reader) {
 		case *wire.List:
 			if ss.begin(m.ID, false) {
 				ss.tasks.Go(func() { ss.list(m) })
+			}
+		case *wire.Find:
+			if ss.begin(m.ID, false) {
+				ss.tasks.Go(func() { ss.find(m) })
 			}
 		case *wire.Get:
 			if ss.begin(m.ID, true) {
@@ -707,6 +724,9 @@ func (ss *session) get(m *wire.Get) {
 		return
 	}
 
+	if hook := ss.srv.cfg.testHookBeforeCopy; hook != nil {
+		hook(m.Path)
+	}
 	t := time.NewTimer(ss.srv.cfg.HeaderTimeout)
 	var st transport.Stream
 	select {

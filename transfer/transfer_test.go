@@ -27,13 +27,13 @@ import (
 // kit makes the server and client ends of one transport.
 type kit struct {
 	name   string
-	server func(t *testing.T) transport.Transport
-	client func(t *testing.T) transport.Transport
+	server func(t testing.TB) transport.Transport
+	client func(t testing.TB) transport.Transport
 }
 
-func kits(t *testing.T) []kit {
+func kits(t testing.TB) []kit {
 	pki := testpki.New(t)
-	closing := func(t *testing.T, tr transport.Transport, err error) transport.Transport {
+	closing := func(t testing.TB, tr transport.Transport, err error) transport.Transport {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
@@ -43,26 +43,26 @@ func kits(t *testing.T) []kit {
 	}
 	return []kit{
 		{"quic",
-			func(t *testing.T) transport.Transport {
+			func(t testing.TB) transport.Transport {
 				tr, err := quic.New(pki.ServerTLS(), quic.Config{})
 				return closing(t, tr, err)
 			},
-			func(t *testing.T) transport.Transport {
+			func(t testing.TB) transport.Transport {
 				tr, err := quic.New(pki.ClientTLS(), quic.Config{})
 				return closing(t, tr, err)
 			}},
 		{"tls",
-			func(t *testing.T) transport.Transport {
+			func(t testing.TB) transport.Transport {
 				tr, err := tcp.NewTLS(pki.ServerTLS(), tcp.Config{})
 				return closing(t, tr, err)
 			},
-			func(t *testing.T) transport.Transport {
+			func(t testing.TB) transport.Transport {
 				tr, err := tcp.NewTLS(pki.ClientTLS(), tcp.Config{})
 				return closing(t, tr, err)
 			}},
 		{"tcp",
-			func(t *testing.T) transport.Transport { return closing(t, tcp.NewPlaintext(tcp.Config{}), nil) },
-			func(t *testing.T) transport.Transport { return closing(t, tcp.NewPlaintext(tcp.Config{}), nil) }},
+			func(t testing.TB) transport.Transport { return closing(t, tcp.NewPlaintext(tcp.Config{}), nil) },
+			func(t testing.TB) transport.Transport { return closing(t, tcp.NewPlaintext(tcp.Config{}), nil) }},
 	}
 }
 
@@ -76,7 +76,7 @@ func forEachTransport(t *testing.T, f func(t *testing.T, k kit)) {
 	}
 }
 
-func testContext(t *testing.T) context.Context {
+func testContext(t testing.TB) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	t.Cleanup(cancel)
 	return ctx
@@ -84,7 +84,7 @@ func testContext(t *testing.T) context.Context {
 
 // serve starts a Server for root on k's server transport and returns the
 // address.
-func serve(t *testing.T, k kit, root string, cfg ServerConfig) (string, *Server) {
+func serve(t testing.TB, k kit, root string, cfg ServerConfig) (string, *Server) {
 	t.Helper()
 	if cfg.Logger == nil {
 		w := &tWriter{t: t}
@@ -113,7 +113,7 @@ func serve(t *testing.T, k kit, root string, cfg ServerConfig) (string, *Server)
 
 // tWriter sends server logs to the test log.
 type tWriter struct {
-	t       *testing.T
+	t       testing.TB
 	mu      sync.Mutex
 	stopped bool
 }
@@ -342,8 +342,8 @@ func TestResume(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got, _ := os.ReadFile(filepath.Join(dest, "f.bin")); !bytes.Equal(got, data) || res.Resumed != 0 {
-			t.Fatalf("refetched file differs (resumed %d)", res.Resumed)
+		if got, _ := os.ReadFile(filepath.Join(dest, "f.bin")); !bytes.Equal(got, data) || res.Resumed != 0 || !res.Restarted {
+			t.Fatalf("refetched file differs (resumed %d, restarted %v)", res.Resumed, res.Restarted)
 		}
 	})
 }
@@ -390,7 +390,7 @@ func TestHostilePaths(t *testing.T) {
 		}
 		for _, tt := range tests {
 			// fetch skips the client's own path check, to test the server.
-			_, err := c.fetch(ctx, tt.path, 0, nil, io.Discard, nil)
+			_, _, err := c.fetchFile(ctx, fetchParams{path: tt.path, w: io.Discard})
 			if !errors.Is(err, tt.want) {
 				t.Errorf("GET %q: %v, want %v", tt.path, err, tt.want)
 			}

@@ -242,3 +242,25 @@ func TestDotDotInsideComponent(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestFoldKey(t *testing.T) {
+	same := [][2]string{
+		{"README", "readme"},
+		{"Straße", "STRASSE"},
+		{"caf\u00e9", "cafe\u0301"}, // NFC and NFD spellings
+		{"\ufb01le", "file"},        // the "fi" ligature
+		{"dir/Sub/A.txt", "DIR/sub/a.TXT"},
+		{"\u212a", "k"}, // KELVIN SIGN
+	}
+	for _, p := range same {
+		if FoldKey(p[0]) != FoldKey(p[1]) {
+			t.Errorf("FoldKey(%q) = %q, FoldKey(%q) = %q: want equal", p[0], FoldKey(p[0]), p[1], FoldKey(p[1]))
+		}
+	}
+	differ := [][2]string{{"a", "b"}, {"a/b", "ab"}, {"café", "cafe"}}
+	for _, p := range differ {
+		if FoldKey(p[0]) == FoldKey(p[1]) {
+			t.Errorf("FoldKey(%q) == FoldKey(%q)", p[0], p[1])
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"slices"
 	"strings"
 	"syscall"
@@ -136,4 +137,21 @@ func entryOf(name string, fi fs.FileInfo) Entry {
 		e.Type = Other
 	}
 	return e
+}
+
+// Lstat describes the entry p beneath root itself, as lstat does: a
+// symlink as the last component is described, not followed (symlinks on
+// the way must stay inside root). Entry.Name is the last component of p.
+//
+// Errors: a *NameError for an invalid p; [ErrNotFound]; [ErrAccessDenied]
+// for escapes and denied access. Safe for concurrent use.
+func Lstat(root *os.Root, p string) (Entry, error) {
+	if err := ValidatePath(p); err != nil {
+		return Entry{}, err
+	}
+	fi, err := root.Lstat(p)
+	if err != nil {
+		return Entry{}, mapOpenErr(root, err)
+	}
+	return entryOf(path.Base(p), fi), nil
 }

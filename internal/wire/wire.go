@@ -59,6 +59,15 @@ const (
 	MaxMode = 0o777
 	// DataHeaderSize is the size of a data-stream header.
 	DataHeaderSize = 12
+	// MaxManifestPath bounds the byte length of a path in MANIFEST: the
+	// name rule's limit for a whole path.
+	MaxManifestPath = 1024
+)
+
+// Capability bits of HelloReply.Flags.
+const (
+	// FlagFind: the server answers FIND (globs and folder manifests).
+	FlagFind uint64 = 1 << 0
 )
 
 // Codes for transport.Session.CloseWithError and transport.Stream.Abort.
@@ -106,6 +115,8 @@ const (
 	TypeList        Type = 0x20
 	TypeListEntries Type = 0x21
 	TypeListEnd     Type = 0x22
+	TypeFind        Type = 0x23
+	TypeManifest    Type = 0x24
 	TypeGet         Type = 0x30
 	TypeFile        Type = 0x31
 	TypeDone        Type = 0x32
@@ -115,7 +126,7 @@ const (
 var typeNames = map[Type]string{
 	TypeHello: "HELLO", TypeHelloReply: "HELLO_REPLY", TypeGoAway: "GOAWAY", TypeEcho: "ECHO",
 	TypeEchoReply: "ECHO_REPLY", TypeList: "LIST", TypeListEntries: "LIST_ENTRIES",
-	TypeListEnd: "LIST_END", TypeGet: "GET", TypeFile: "FILE", TypeDone: "DONE",
+	TypeListEnd: "LIST_END", TypeFind: "FIND", TypeManifest: "MANIFEST", TypeGet: "GET", TypeFile: "FILE", TypeDone: "DONE",
 	TypeError: "ERROR",
 }
 
@@ -139,9 +150,9 @@ func maxLength(t Type) uint32 {
 		return 1
 	case TypeEcho, TypeEchoReply:
 		return MaxFrame
-	case TypeList, TypeGet:
+	case TypeList, TypeGet, TypeFind:
 		return MaxRequestFrame
-	case TypeListEntries:
+	case TypeListEntries, TypeManifest:
 		return MaxListFrame
 	case TypeListEnd:
 		return 1 + 8 + 4
@@ -193,6 +204,7 @@ const (
 	CodeTooBusy      ErrorCode = 5 // too many requests in flight on this session, or shutting down
 	CodeFileChanged  ErrorCode = 6 // the file changed while it was being sent
 	CodeInternal     ErrorCode = 7 // anything else; the server logs the details
+	CodeTooLarge     ErrorCode = 8 // a FIND whose answer is over the server's limits
 )
 
 func (c ErrorCode) String() string {
@@ -211,6 +223,8 @@ func (c ErrorCode) String() string {
 		return "FILE_CHANGED"
 	case CodeInternal:
 		return "INTERNAL"
+	case CodeTooLarge:
+		return "TOO_LARGE"
 	}
 	return fmt.Sprintf("code %d", uint16(c))
 }
@@ -346,6 +360,59 @@ type ListEnd struct {
 	Skipped uint32
 }
 
+// FindMode says what a Find asks for.
+type FindMode byte
+
+// Find modes.
+const (
+	// FindGlob: Path is a pattern; the answer lists the entries whose
+	// paths match it, component by component, with path.Match.
+	FindGlob FindMode = 1
+	// FindTree: Path is a directory; the answer lists everything beneath
+	// it, parents before children, paths relative to it.
+	FindTree FindMode = 2
+)
+
+func (m FindMode) String() string {
+	switch m {
+	case FindGlob:
+		return "glob"
+	case FindTree:
+		return "tree"
+	}
+	return fmt.Sprintf("find mode %d", byte(m))
+}
+
+// Find asks for a glob expansion or a folder manifest. The answer is zero
+// or more Manifest frames, then ListEnd, or an ErrorReply.
+type Find struct {
+	ID   uint64
+	Mode FindMode
+	Path string // opaque bytes on the wire, 1..MaxPath; the server validates them
+}
+
+// ManifestEntry is one entry of a Manifest: a slash-separated path and
+// what it names.
+type ManifestEntry struct {
+	Path    string    // 1..MaxManifestPath bytes of UTF-8, no NUL, no empty, "." or ".." element, no leading or trailing '/'
+	Type    EntryType // 1..4
+	Size    int64     // ≥ 0
+	ModTime int64     // nanoseconds since the Unix epoch, UTC
+	Mode    uint32    // permission bits, ≤ MaxMode
+}
+
+// EncodedSize is the number of bytes e takes in a MANIFEST body.
+func (e *ManifestEntry) EncodedSize() int { return 2 + len(e.Path) + 1 + 8 + 8 + 4 }
+
+// Manifest carries some of the entries answering a Find.
+type Manifest struct {
+	ID      uint64
+	Entries []ManifestEntry // at least one
+}
+
+// ManifestOverhead is the size of a MANIFEST frame without entries.
+const ManifestOverhead = HeaderSize + 8 + 2
+
 // Get asks for the bytes [Offset, size) of a regular file, sent on the data
 // stream whose header names ID.
 type Get struct {
@@ -387,6 +454,8 @@ func (*EchoReply) Type() Type   { return TypeEchoReply }
 func (*List) Type() Type        { return TypeList }
 func (*ListEntries) Type() Type { return TypeListEntries }
 func (*ListEnd) Type() Type     { return TypeListEnd }
+func (*Find) Type() Type        { return TypeFind }
+func (*Manifest) Type() Type    { return TypeManifest }
 func (*Get) Type() Type         { return TypeGet }
 func (*File) Type() Type        { return TypeFile }
 func (*Done) Type() Type        { return TypeDone }
@@ -411,6 +480,10 @@ func newMessage(t Type) Message {
 		return new(ListEntries)
 	case TypeListEnd:
 		return new(ListEnd)
+	case TypeFind:
+		return new(Find)
+	case TypeManifest:
+		return new(Manifest)
 	case TypeGet:
 		return new(Get)
 	case TypeFile:
@@ -805,6 +878,110 @@ func (m *ListEnd) appendBody(b []byte) []byte {
 func (m *ListEnd) decode(d *decoder) error {
 	m.ID = d.u64("id")
 	m.Skipped = d.u32("skipped")
+	return d.done()
+}
+
+// --- Find
+
+func (m *Find) check() error {
+	if m.Mode != FindGlob && m.Mode != FindTree {
+		return errf(TypeFind, "mode %d", byte(m.Mode))
+	}
+	return checkPath(TypeFind, m.Path)
+}
+
+func (m *Find) appendBody(b []byte) []byte {
+	b = appendU64(b, m.ID)
+	b = append(b, byte(m.Mode))
+	return appendBytes16(b, m.Path)
+}
+
+func (m *Find) decode(d *decoder) error {
+	m.ID = d.u64("id")
+	m.Mode = FindMode(d.u8("mode"))
+	m.Path = string(d.bytes16(MaxPath, "path"))
+	return d.done()
+}
+
+// --- Manifest
+
+// CheckManifestPath reports whether p may be a path in MANIFEST. It is a
+// format check only: receivers apply their own, stricter name rule.
+func CheckManifestPath(p string) error {
+	if len(p) == 0 || len(p) > MaxManifestPath {
+		return errf(TypeManifest, "path of %d bytes, want 1..%d", len(p), MaxManifestPath)
+	}
+	if !utf8.ValidString(p) {
+		return errf(TypeManifest, "path is not UTF-8")
+	}
+	start := 0
+	for i := 0; i <= len(p); i++ {
+		if i < len(p) && p[i] == 0 {
+			return errf(TypeManifest, "path holds NUL")
+		}
+		if i == len(p) || p[i] == '/' {
+			if c := p[start:i]; c == "" || c == "." || c == ".." {
+				return errf(TypeManifest, "path has an empty, \".\" or \"..\" element")
+			}
+			start = i + 1
+		}
+	}
+	return nil
+}
+
+func (m *Manifest) check() error {
+	if len(m.Entries) == 0 || len(m.Entries) > math.MaxUint16 {
+		return errf(TypeManifest, "%d entries, want 1..%d", len(m.Entries), math.MaxUint16)
+	}
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		if err := CheckManifestPath(e.Path); err != nil {
+			return err
+		}
+		if e.Type < EntryFile || e.Type > EntryOther {
+			return errf(TypeManifest, "entry type %d", byte(e.Type))
+		}
+		if e.Size < 0 {
+			return errf(TypeManifest, "size %d", e.Size)
+		}
+		if e.Mode > MaxMode {
+			return errf(TypeManifest, "mode %#o", e.Mode)
+		}
+	}
+	return nil
+}
+
+func (m *Manifest) appendBody(b []byte) []byte {
+	b = appendU64(b, m.ID)
+	b = appendU16(b, uint16(len(m.Entries)))
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		b = appendBytes16(b, e.Path)
+		b = append(b, byte(e.Type))
+		b = appendU64(b, uint64(e.Size))
+		b = appendU64(b, uint64(e.ModTime))
+		b = appendU32(b, e.Mode)
+	}
+	return b
+}
+
+func (m *Manifest) decode(d *decoder) error {
+	m.ID = d.u64("id")
+	n := int(d.u16("entry count"))
+	// Each entry takes at least 24 bytes: refuse a count the body cannot
+	// hold before allocating for it.
+	if d.err == nil && n*24 > len(d.b) {
+		return errf(TypeManifest, "%d entries cannot fit in %d bytes", n, len(d.b))
+	}
+	m.Entries = make([]ManifestEntry, n)
+	for i := range m.Entries {
+		e := &m.Entries[i]
+		e.Path = string(d.bytes16(MaxManifestPath, "path"))
+		e.Type = EntryType(d.u8("entry type"))
+		e.Size = d.nonNegative("size")
+		e.ModTime = int64(d.u64("modification time"))
+		e.Mode = d.u32("mode")
+	}
 	return d.done()
 }
 

@@ -38,6 +38,16 @@ func samples() []Message {
 		&Done{ID: 11, Digest: bytes.Repeat([]byte{2}, 32)},
 		&ErrorReply{ID: 12, Code: CodeNotFound, Message: "no such file: x"},
 		&ErrorReply{ID: 0, Code: 999, Message: ""},
+		&ErrorReply{ID: 13, Code: CodeTooLarge, Message: "more than 10000 matches"},
+		&Find{ID: 14, Mode: FindGlob, Path: "logs/*.gz"},
+		&Find{ID: 15, Mode: FindTree, Path: "../\x00odd"},
+		&Manifest{ID: 16, Entries: []ManifestEntry{
+			{Path: "a.txt", Type: EntryFile, Size: 12, ModTime: 1700000000123456789, Mode: 0o644},
+			{Path: "sub", Type: EntryDir, ModTime: -1, Mode: 0o755},
+			{Path: "sub/ünï code.sh", Type: EntryFile, Size: 1 << 40, Mode: 0o755},
+			{Path: "sub/link", Type: EntrySymlink, Mode: 0o777},
+			{Path: "sub/fifo", Type: EntryOther},
+		}},
 	}
 }
 
@@ -151,6 +161,17 @@ func TestDecodeRejects(t *testing.T) {
 		{"entry mode", frame0(&ListEntries{ID: 1, Entries: []Entry{{Name: "a", Type: EntryFile, Mode: 0o4755}}}), "mode"},
 		{"no entries", frame0(&ListEntries{ID: 1}), "0 entries"},
 		{"entry count lies", hdr(1+8+2, TypeListEntries, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff), "cannot fit"},
+		{"find mode 0", frame0(&Find{ID: 1, Path: "a"}), "mode 0"},
+		{"find empty path", frame0(&Find{ID: 1, Mode: FindTree}), "path of 0 bytes"},
+		{"manifest dotdot", frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a/../b", Type: EntryFile}}}), `".."`},
+		{"manifest absolute", frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "/etc/passwd", Type: EntryFile}}}), "empty"},
+		{"manifest trailing slash", frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a/", Type: EntryDir}}}), "empty"},
+		{"manifest NUL", frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a\x00b", Type: EntryFile}}}), "NUL"},
+		{"manifest not utf-8", frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a\xff", Type: EntryFile}}}), "UTF-8"},
+		{"manifest path too long", frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: strings.Repeat("a", MaxManifestPath+1), Type: EntryFile}}}), "over the limit"},
+		{"manifest type 5", frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a", Type: 5}}}), "entry type 5"},
+		{"manifest no entries", frame0(&Manifest{ID: 1}), "0 entries"},
+		{"manifest count lies", hdr(1+8+2, TypeManifest, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff), "cannot fit"},
 		{"hello reply repeated algorithm", frame0(&HelloReply{Version: 1, MaxFrame: MaxFrame, MaxTransfers: 1, Algorithms: []Algorithm{1, 1}}), "repeated"},
 		{"hello reply no transfers", frame0(&HelloReply{Version: 1, MaxFrame: MaxFrame, Algorithms: []Algorithm{1}}), "maximum transfers 0"},
 		{"hello reply trailing", func() []byte {

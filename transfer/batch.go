@@ -1,0 +1,264 @@
+package transfer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/ferryproject/ferry/internal/safefs"
+	"github.com/ferryproject/ferry/internal/wire"
+)
+
+// DefaultParallel is the number of files GetBatch fetches at once.
+const DefaultParallel = 8
+
+// Item is one file of a batch.
+type Item struct {
+	Remote string     // the path on the server
+	Local  string     // the path beneath the batch's DestDir, slash-separated
+	Entry  *TreeEntry // what Glob or Tree said about it, if known
+}
+
+// BatchOptions controls GetBatch and GetTree. The zero value fetches into
+// the current folder, 8 files at once, refusing to replace existing files.
+type BatchOptions struct {
+	DestDir       string // default "."
+	Parallel      int    // files in flight at once; default DefaultParallel, capped by the server's limit
+	Replace       bool   // see GetOptions.Replace
+	SkipIdentical bool   // see GetOptions.SkipIdentical
+	Resume        bool   // see GetOptions.Resume
+	// Event, if set, receives the batch's events, one call at a time.
+	Event func(Event)
+}
+
+// EventKind names an Event.
+type EventKind int
+
+// Kinds of Event.
+const (
+	EventStart    EventKind = iota + 1 // a file's transfer begins
+	EventProgress                      // bytes arrived (at most every 100 ms per file)
+	EventDone                          // a file was fetched and verified, or found identical (Result.Identical)
+	EventSkipped                       // an entry that is not fetched (a symlink, a special file)
+	EventError                         // a file failed
+)
+
+// Event reports what a batch is doing.
+type Event struct {
+	Kind   EventKind
+	Item   Item
+	Done   int64   // EventProgress: bytes of the file so far, resumed ones included
+	Total  int64   // EventProgress: the file's size
+	Result *Result // EventDone
+	Reason string  // EventSkipped
+	Err    error   // EventError
+}
+
+// Summary counts what a batch did.
+type Summary struct {
+	Files     int   // files fetched and verified (identical ones included)
+	Identical int   // files already identical: nothing transferred
+	Failed    int   // files that failed
+	Skipped   int   // entries not fetched (symlinks, special files)
+	Bytes     int64 // bytes of the files
+	Received  int64 // bytes that came over the network
+	Duration  time.Duration
+}
+
+// GetBatch fetches items, up to opts.Parallel at once over the one session:
+// each file's GET and data stream go out at once, so the round trips of
+// many small files overlap. A file that fails does not stop the others,
+// except when the session itself is lost or ctx is done; the first error is
+// returned along with the summary.
+func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) (Summary, error) {
+	start := time.Now()
+	par := opts.Parallel
+	if par <= 0 {
+		par = DefaultParallel
+	}
+	par = min(par, cap(c.sem), max(len(items), 1))
+	var (
+		mu       sync.Mutex
+		sum      Summary
+		firstErr error
+	)
+	emit := func(e Event) {
+		if opts.Event != nil {
+			opts.Event(e)
+		}
+	}
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range par {
+		wg.Go(func() {
+			for i := range next {
+				it := items[i]
+				mu.Lock()
+				emit(Event{Kind: EventStart, Item: it})
+				mu.Unlock()
+				var last time.Time
+				res, err := c.Get(ctx, it.Remote, GetOptions{
+					DestDir: opts.DestDir, Name: it.Local, Replace: opts.Replace,
+					SkipIdentical: opts.SkipIdentical, Resume: opts.Resume, Expected: it.Entry,
+					Progress: func(done, total int64) {
+						if opts.Event == nil {
+							return
+						}
+						if now := time.Now(); now.Sub(last) >= 100*time.Millisecond || done == total {
+							last = now
+							mu.Lock()
+							emit(Event{Kind: EventProgress, Item: it, Done: done, Total: total})
+							mu.Unlock()
+						}
+					},
+				})
+				mu.Lock()
+				if err != nil {
+					sum.Failed++
+					if firstErr == nil {
+						firstErr = err
+					}
+					emit(Event{Kind: EventError, Item: it, Err: err})
+				} else {
+					sum.Files++
+					sum.Bytes += res.Size
+					sum.Received += res.Received
+					if res.Identical {
+						sum.Identical++
+					}
+					emit(Event{Kind: EventDone, Item: it, Result: res})
+				}
+				mu.Unlock()
+			}
+		})
+	}
+	for i := range items {
+		if ctx.Err() != nil || c.lost() {
+			break
+		}
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	sum.Duration = time.Since(start)
+	if firstErr == nil && ctx.Err() != nil {
+		firstErr = ctx.Err()
+	}
+	if firstErr == nil && c.lost() {
+		firstErr = c.err
+	}
+	// Files never started count as failed.
+	sum.Failed = len(items) - sum.Files
+	return sum, firstErr
+}
+
+// lost reports whether the session has ended.
+func (c *Client) lost() bool {
+	select {
+	case <-c.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// GetTree fetches the folder dir from the server into DestDir/BASE, where
+// BASE is the last element of dir ("." fetches the whole served folder into
+// DestDir itself), like "scp -r". It asks for the folder's manifest first
+// and checks all of it (CheckManifest) before creating anything; then it
+// creates the folders, fetches the files with GetBatch, and finally sets
+// the folders' modification times. Symlinks and special files are reported
+// as skipped (EventSkipped), never created.
+func (c *Client) GetTree(ctx context.Context, dir string, opts BatchOptions) (Summary, error) {
+	start := time.Now()
+	entries, _, err := c.Tree(ctx, dir)
+	if err != nil {
+		return Summary{}, err
+	}
+	base := path.Base(dir)
+	if dir == "." {
+		base = ""
+	}
+	local := func(p string) string {
+		if base == "" {
+			return p
+		}
+		return base + "/" + p
+	}
+	remote := func(p string) string {
+		if dir == "." {
+			return p
+		}
+		return dir + "/" + p
+	}
+	destDir := opts.DestDir
+	if destDir == "" {
+		destDir = "."
+	}
+	root, err := os.OpenRoot(destDir)
+	if err != nil {
+		return Summary{}, fmt.Errorf("destination folder: %w", err)
+	}
+	defer root.Close()
+
+	var dirs []TreeEntry
+	var items []Item
+	var skipped int
+	if base != "" {
+		if err := mkdir(root, base); err != nil {
+			return Summary{}, err
+		}
+	}
+	for i := range entries {
+		e := &entries[i]
+		switch e.Type {
+		case wire.EntryDir:
+			if err := mkdir(root, local(e.Path)); err != nil {
+				return Summary{}, err
+			}
+			dirs = append(dirs, *e)
+		case wire.EntryFile:
+			items = append(items, Item{Remote: remote(e.Path), Local: local(e.Path), Entry: e})
+		default:
+			skipped++
+			if opts.Event != nil {
+				reason := "symlink, not followed"
+				if e.Type != wire.EntrySymlink {
+					reason = "not a regular file"
+				}
+				opts.Event(Event{Kind: EventSkipped, Item: Item{Remote: remote(e.Path), Local: local(e.Path), Entry: e}, Reason: reason})
+			}
+		}
+	}
+	sum, err := c.GetBatch(ctx, items, opts)
+	sum.Skipped += skipped
+	// Deepest first, so that setting a folder's time is not undone by
+	// changes inside it.
+	slices.Reverse(dirs)
+	for _, d := range dirs {
+		root.Chtimes(local(d.Path), d.ModTime, d.ModTime)
+	}
+	sum.Duration = time.Since(start)
+	return sum, err
+}
+
+// mkdir creates the folder p beneath root, and accepts one that exists.
+// A file in the way is an error.
+func mkdir(root *os.Root, p string) error {
+	if err := safefs.ValidatePath(p); err != nil {
+		return err
+	}
+	err := root.MkdirAll(p, 0o755)
+	if err != nil {
+		if errors.Is(err, os.ErrExist) {
+			return fmt.Errorf("cannot create folder %s: %w", safefs.Printable(p), ErrExists)
+		}
+		return fmt.Errorf("cannot create folder %s: %w", safefs.Printable(p), err)
+	}
+	return nil
+}
