@@ -209,7 +209,37 @@ func (t *Transport) Listen(ctx context.Context, addr string) (transport.Listener
 		udp.Close()
 		return nil, wrapErr(op, err)
 	}
-	return &listener{ln: ln, qt: qt, udp: udp, gone: make(chan struct{})}, nil
+	l := &listener{ln: ln, qt: qt, udp: udp, gone: make(chan struct{}),
+		queue: make(chan *quicgo.Conn, acceptQueue), acceptDone: make(chan struct{})}
+	go l.acceptLoop()
+	return l, nil
+}
+
+// acceptQueue is how many handshaken sessions wait for Accept. quic-go
+// itself queues only 32 and refuses the rest (CONNECTION_REFUSED), which a
+// burst of clients meeting a busy accept loop would hit; a goroutine that
+// does nothing but take them off quic-go's queue keeps that from happening.
+const acceptQueue = 256
+
+// acceptLoop moves sessions from quic-go's small queue to l.queue. Beyond
+// acceptQueue waiting sessions the server is overloaded, and a new session
+// is closed at once with a clear reason.
+func (l *listener) acceptLoop() {
+	defer close(l.acceptDone)
+	for {
+		conn, err := l.ln.Accept(context.Background())
+		if err != nil {
+			l.mu.Lock()
+			l.acceptErr = err
+			l.mu.Unlock()
+			return
+		}
+		select {
+		case l.queue <- conn:
+		default:
+			conn.CloseWithError(quicgo.ApplicationErrorCode(transport.CodeInternal), "server busy: too many sessions waiting")
+		}
+	}
 }
 
 // listener accepts sessions. Its socket and quic-go Transport outlive Close
@@ -220,11 +250,15 @@ type listener struct {
 	qt  *quicgo.Transport
 	udp *net.UDPConn
 
-	mu       sync.Mutex
-	closed   bool
-	live     int // accepted sessions not yet ended
-	released bool
-	gone     chan struct{} // closed once the socket is closed
+	queue      chan *quicgo.Conn // handshaken sessions waiting for Accept
+	acceptDone chan struct{}     // closed when acceptLoop ends
+
+	mu        sync.Mutex
+	acceptErr error // why acceptLoop ended
+	closed    bool
+	live      int // accepted sessions not yet ended
+	released  bool
+	gone      chan struct{} // closed once the socket is closed
 }
 
 // Accept waits for the next session whose handshake has completed. After
@@ -237,9 +271,20 @@ func (l *listener) Accept(ctx context.Context) (transport.Session, error) {
 	if closed {
 		return nil, closedErr("accept", errListenerClosed, nil)
 	}
-	conn, err := l.ln.Accept(ctx)
-	if err != nil {
-		return nil, wrapErr("accept", err)
+	var conn *quicgo.Conn
+	select {
+	case conn = <-l.queue:
+	case <-ctx.Done():
+		return nil, wrapErr("accept", ctx.Err())
+	case <-l.acceptDone:
+		select {
+		case conn = <-l.queue:
+		default:
+			l.mu.Lock()
+			err := l.acceptErr
+			l.mu.Unlock()
+			return nil, wrapErr("accept", err)
+		}
 	}
 	s := newSession(conn, false)
 	l.mu.Lock()
@@ -280,6 +325,17 @@ func (l *listener) Close() error {
 	release := l.live == 0
 	l.mu.Unlock()
 	err := wrapErr("close listener", l.ln.Close())
+	// Sessions that completed their handshake but were never accepted.
+	<-l.acceptDone
+	for {
+		select {
+		case conn := <-l.queue:
+			conn.CloseWithError(quicgo.ApplicationErrorCode(transport.CodeNoError), "listener closed")
+			continue
+		default:
+		}
+		break
+	}
 	if release {
 		if rerr := l.release(); err == nil {
 			err = rerr
