@@ -180,6 +180,15 @@ func (c *Client) GetTree(ctx context.Context, dir string, opts BatchOptions) (Su
 	if err != nil {
 		return Summary{}, err
 	}
+	sum, err := c.FetchTree(ctx, dir, entries, opts)
+	sum.Duration = time.Since(start)
+	return sum, err
+}
+
+// FetchTree is GetTree with the manifest already in hand (from Tree); it
+// checks it again with CheckManifest before creating anything.
+func (c *Client) FetchTree(ctx context.Context, dir string, entries []TreeEntry, opts BatchOptions) (Summary, error) {
+	start := time.Now()
 	base := path.Base(dir)
 	if dir == "." {
 		base = ""
@@ -195,6 +204,9 @@ func (c *Client) GetTree(ctx context.Context, dir string, opts BatchOptions) (Su
 			return p
 		}
 		return dir + "/" + p
+	}
+	if err := CheckManifest(base, entries); err != nil {
+		return Summary{}, err
 	}
 	destDir := opts.DestDir
 	if destDir == "" {

@@ -265,7 +265,7 @@ func hintFor(err error) string {
 	case errors.Is(err, transfer.ErrNotRegular):
 		return `use "ferry ls" to list a folder`
 	case errors.Is(err, transfer.ErrExists):
-		return "use --force to replace it, or -o to choose another name"
+		return "--no-clobber keeps existing files: move it away, or use -o to choose another name"
 	case errors.Is(err, transfer.ErrIntegrity):
 		return "nothing was saved; try again. If it repeats, the file is changing on the server or the network corrupts data"
 	}

@@ -7,39 +7,53 @@ import (
 	"net"
 	"os"
 	"os/signal"
+	"path"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
 	"github.com/ferryproject/ferry/internal/safefs"
+	"github.com/ferryproject/ferry/internal/wire"
 	"github.com/ferryproject/ferry/transfer"
 )
 
-const getHelp = `Fetch files from a ferry server. Every byte is verified with BLAKE3 before
-the file appears under its name; a failed or interrupted fetch leaves nothing.
+const getHelp = `Fetch files and folders from a ferry server. Every byte is verified with
+BLAKE3 before a file appears under its name; a failed or interrupted fetch
+leaves no file under its name, only a partial file that the same command
+continues later.
 
 Usage:
   ferry get [flags] HOST:PORT PATH...
 
-PATH is relative to the folder the server shares. Without -o, each file is
-saved in the current folder under the last element of its PATH.
+PATH is relative to the folder the server shares. It may be a glob, expanded
+on the server ('logs/*.gz': quote it so that your shell leaves it alone).
+Without -o, each file is saved in the current folder under the last element
+of its PATH; with -r a folder is fetched whole, as DEST/NAME/...
 
 Flags:
-  -o, --output DEST       with one PATH: the file to write, or an existing folder
+  -r, --recursive         fetch folders and everything beneath them
+  -o, --output DEST       with one file: the file to write, or an existing folder
                           to write into; "-" writes the file to stdout.
-                          With several PATHs: the folder to write into (created
-                          if needed).
-  -f, --force             replace files that already exist
-  --resume                continue a partial download left by an interrupted
-                          fetch, after checking that its bytes match the server's
+                          Otherwise: the folder to write into (created if needed)
+  --parallel N            files in flight at once over the one connection (default 8)
+  --no-clobber            never replace an existing file that differs
+                          (by default it is replaced, atomically, once the new
+                          one is verified)
   -q, --quiet             print nothing but errors (no progress, no summary)
+  --json                  print newline-delimited JSON events on stdout instead
+                          of text (see docs/cli.md)
   --digest NAME           blake3 (default) or sha256, the digest that verifies
                           every file
 
+An existing file identical to the server's (same digest) is not fetched
+again. A partial file left by an interrupted fetch is continued once its
+bytes are proven to match the server's file, and fetched again from the
+start, with a notice, when they do not.
+
 ` + clientFlagsHelp + `
 Output:
-  A progress bar on stderr when it is a terminal; then one line per file:
+  Progress bars on stderr when it is a terminal; then one line per file:
   "fetched PATH → LOCAL (SIZE, RATE, blake3 verified)". Exit status 0 when every
   file was fetched, 1 when any failed, 2 on a wrong command line. With -o -,
   bytes reach stdout as they arrive and are verified at the end: only exit
@@ -47,27 +61,34 @@ Output:
 
 Examples:
   ferry get example.org:7420 photos/cat.jpg
-  ferry get -t tls -o backup/ example.org:7420 a.txt b.txt
+  ferry get -t tls -o backup/ example.org:7420 a.txt b.txt 'logs/*.gz'
+  ferry get -r -o out example.org:7420 logs
   ferry get --pin SHA256:… -o - example.org:7420 notes.txt | less
 `
 
 func getMain(c *cli, args []string) int {
 	var (
-		cf                   clientFlags
-		out                  string
-		force, resume, quiet bool
-		digest               string
+		cf                                   clientFlags
+		out, digest                          string
+		force, resume, quiet, jsonOut, recur bool
+		noClobber                            bool
+		parallel                             int
 	)
 	fs := newFlagSet("get")
 	cf.register(fs)
 	fs.StringVar(&out, "o", "", "")
 	fs.StringVar(&out, "output", "", "")
+	fs.BoolVar(&recur, "r", false, "")
+	fs.BoolVar(&recur, "recursive", false, "")
 	fs.BoolVar(&force, "f", false, "")
 	fs.BoolVar(&force, "force", false, "")
-	fs.BoolVar(&resume, "resume", false, "")
+	fs.BoolVar(&noClobber, "no-clobber", false, "")
+	fs.BoolVar(&resume, "resume", true, "")
+	fs.IntVar(&parallel, "parallel", transfer.DefaultParallel, "")
 	fs.StringVar(&digest, "digest", "blake3", "")
 	fs.BoolVar(&quiet, "q", false, "")
 	fs.BoolVar(&quiet, "quiet", false, "")
+	fs.BoolVar(&jsonOut, "json", false, "")
 	pos, status, done := c.parse(fs, "get", getHelp, args)
 	if done {
 		return status
@@ -81,6 +102,12 @@ func getMain(c *cli, args []string) int {
 	if digest != "blake3" && digest != "sha256" {
 		return c.misuse("get", usagef("unknown --digest %q: choose blake3 or sha256", digest))
 	}
+	if parallel < 1 || parallel > 256 {
+		return c.misuse("get", usagef("--parallel must be between 1 and 256"))
+	}
+	if force && noClobber {
+		return c.misuse("get", usagef("--force and --no-clobber contradict each other"))
+	}
 	paths := pos[1:]
 	for _, p := range paths {
 		if p == "" {
@@ -88,19 +115,23 @@ func getMain(c *cli, args []string) int {
 		}
 	}
 	toStdout := out == "-"
-	if toStdout && len(paths) > 1 {
-		return c.misuse("get", usagef("-o - writes one file to stdout, but %d paths were given", len(paths)))
+	if toStdout && (len(paths) > 1 || recur || strings.ContainsAny(paths[0], "*?[")) {
+		return c.misuse("get", usagef("-o - writes one file to stdout: give one PATH, without -r or wildcards"))
 	}
-	if toStdout && (resume || force) {
-		return c.misuse("get", usagef("--resume and --force apply to files, not to -o -"))
+	if toStdout && jsonOut {
+		return c.misuse("get", usagef("-o - and --json both want stdout: choose one"))
+	}
+	if toStdout && noClobber {
+		return c.misuse("get", usagef("--no-clobber applies to files, not to -o -"))
 	}
 
-	// Where each file goes: a folder (the client names the file after the
-	// last element of its path) or, for one path, an explicit file name.
+	// Where files go: a folder (the client names each file after the last
+	// element of its path) or, for one plain path, an explicit file name.
 	destDir, name := ".", ""
+	single := len(paths) == 1 && !recur && !strings.ContainsAny(paths[0], "*?[")
 	switch {
 	case out == "" || toStdout:
-	case len(paths) > 1 || strings.HasSuffix(out, "/") || strings.HasSuffix(out, string(filepath.Separator)) || isDir(out):
+	case !single || strings.HasSuffix(out, "/") || strings.HasSuffix(out, string(filepath.Separator)) || isDir(out):
 		destDir = out
 	default:
 		destDir, name = filepath.Dir(out), filepath.Base(out)
@@ -109,12 +140,20 @@ func getMain(c *cli, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	var rep reporter
+	if jsonOut {
+		rep = newJSONReporter(c.stdout)
+	} else {
+		rep = newTextReporter(c, quiet, toStdout)
+	}
+	rep.start(cf.addr, cf.transport, paths)
+
 	if destDir != "." && !toStdout && !isDir(destDir) {
-		if len(paths) == 1 && name != "" {
-			return c.report(fmt.Errorf("cannot write %s: folder %s does not exist", out, destDir))
+		if single && name != "" {
+			return rep.fatal(fmt.Errorf("cannot write %s: folder %s does not exist", out, destDir))
 		}
 		if err := os.MkdirAll(destDir, 0o755); err != nil {
-			return c.report(err)
+			return rep.fatal(err)
 		}
 		// A fetch that saves nothing leaves no empty folder behind.
 		defer os.Remove(destDir) // fails harmlessly when the folder is not empty
@@ -122,63 +161,225 @@ func getMain(c *cli, args []string) int {
 
 	cl, closeClient, err := c.connect(ctx, &cf, digest)
 	if err != nil {
-		return c.report(err)
+		return rep.fatal(err)
 	}
 	defer closeClient()
 
-	var prog *progress
-	if !quiet && c.stderrIsTerminal() {
-		prog = newProgress(c.stderr)
+	if toStdout {
+		return getStdout(ctx, c, cl, paths[0], rep)
 	}
-	failed := 0
+
+	opts := transfer.BatchOptions{
+		DestDir: destDir, Parallel: parallel, Replace: !noClobber,
+		SkipIdentical: true, Resume: resume, Event: rep.event,
+	}
+	plan, err := resolve(ctx, cl, paths, recur, name, rep)
+	if err != nil {
+		return rep.fatal(err)
+	}
+	var sum transfer.Summary
+	sum.Failed = plan.failed
+	sum.Skipped = plan.skipped
+	start := time.Now()
+	rep.plan(plan.bytes, plan.files)
+	if len(plan.items) > 0 {
+		s, err := cl.GetBatch(ctx, plan.items, opts)
+		add(&sum, s)
+		if err != nil && fatal(ctx, err) {
+			sum.Duration = time.Since(start)
+			return rep.summary(sum, err)
+		}
+	}
+	for _, tr := range plan.trees {
+		s, err := cl.FetchTree(ctx, tr.dir, tr.entries, opts)
+		add(&sum, s)
+		if err != nil && (fatal(ctx, err) || errors.Is(err, transfer.ErrProtocol)) {
+			sum.Duration = time.Since(start)
+			return rep.summary(sum, err)
+		}
+	}
+	sum.Duration = time.Since(start)
+	return rep.summary(sum, nil)
+}
+
+func add(sum *transfer.Summary, s transfer.Summary) {
+	sum.Files += s.Files
+	sum.Identical += s.Identical
+	sum.Failed += s.Failed
+	sum.Skipped += s.Skipped
+	sum.Bytes += s.Bytes
+	sum.Received += s.Received
+}
+
+// plan is what a get command fetches, resolved on the server before any
+// file is written.
+type plan struct {
+	items   []transfer.Item
+	trees   []tree
+	files   int   // files to fetch, trees included
+	bytes   int64 // their size
+	failed  int   // paths that resolved to nothing fetchable
+	skipped int
+}
+
+type tree struct {
+	dir     string
+	entries []transfer.TreeEntry
+}
+
+// resolve expands every PATH on the server (globs, and the manifests of
+// folders with -r) and checks that no two files would be saved under the
+// same local name, before anything is written. Paths that match nothing,
+// or name a folder without -r, are reported and counted as failed.
+func resolve(ctx context.Context, cl *transfer.Client, paths []string, recur bool, name string, rep reporter) (*plan, error) {
+	type result struct {
+		entries []transfer.TreeEntry
+		err     error
+	}
+	results := make([]result, len(paths))
+	done := make(chan struct{})
+	// The FINDs go out at once: one round trip for all the paths.
 	for i, p := range paths {
-		opts := transfer.GetOptions{DestDir: destDir, Name: name, Replace: force, Resume: resume}
-		if toStdout {
-			opts.Stdout = c.stdout
-		}
-		var bar *fileBar
-		if prog != nil {
-			bar = prog.file(p)
-			opts.Progress = bar.update
-		}
-		res, err := cl.Get(ctx, p, opts)
-		if bar != nil {
-			bar.finish(err == nil)
-		}
-		if err != nil {
-			failed++
-			if prog != nil {
-				prog.wait()
-				prog = newProgress(c.stderr)
+		go func() {
+			defer func() { done <- struct{}{} }()
+			es, err := cl.Glob(ctx, p)
+			if errors.Is(err, transfer.ErrUnsupported) && !strings.ContainsAny(p, "*?[") {
+				// An older server: fetch the path as it is.
+				results[i] = result{entries: []transfer.TreeEntry{{Path: p, Type: wire.EntryFile, Size: -1}}}
+				return
 			}
-			c.report(fmt.Errorf("%s: %w", p, err))
-			if fatal(ctx, err) {
-				if rest := len(paths) - i - 1; rest > 0 {
-					c.infof("%d more path(s) not fetched", rest)
-				}
-				failed += len(paths) - i - 1
-				break
+			results[i] = result{es, err}
+		}()
+	}
+	for range paths {
+		<-done
+	}
+	pl := &plan{}
+	locals := map[string]string{} // FoldKey of the local path → remote path
+	claim := func(local, remote string) error {
+		k := safefs.FoldKey(local)
+		if other, dup := locals[k]; dup {
+			return fmt.Errorf("%s and %s would both be saved as %s: fetch them separately, or with -r",
+				safefs.Printable(other), safefs.Printable(remote), safefs.Printable(local))
+		}
+		locals[k] = remote
+		return nil
+	}
+	for i, p := range paths {
+		r := results[i]
+		if r.err != nil {
+			if fatal(ctx, r.err) || errors.Is(r.err, transfer.ErrProtocol) {
+				return nil, fmt.Errorf("%s: %w", p, r.err)
+			}
+			pl.failed++
+			rep.pathError(p, r.err)
+			continue
+		}
+		if len(r.entries) == 0 {
+			pl.failed++
+			if strings.ContainsAny(p, "*?[") {
+				rep.pathError(p, errors.New("no match on the server"))
+			} else {
+				rep.pathError(p, &transfer.RemoteError{Code: wire.CodeNotFound, Message: "no such file or directory: " + safefs.Printable(p)})
 			}
 			continue
 		}
-		if !quiet {
-			if prog != nil {
-				prog.wait()
-				prog = newProgress(c.stderr)
+		for j := range r.entries {
+			e := &r.entries[j]
+			typ := e.Type
+			if typ != wire.EntryDir && !strings.ContainsAny(p, "*?[") {
+				// Named explicitly: the server decides (it follows a
+				// symlink that stays inside its folder).
+				typ = wire.EntryFile
 			}
-			c.printFetched(p, res, res.Duration, toStdout)
+			switch typ {
+			case wire.EntryFile:
+				local := path.Base(e.Path)
+				if name != "" {
+					local = name
+				}
+				if err := claim(local, e.Path); err != nil {
+					return nil, err
+				}
+				it := transfer.Item{Remote: e.Path, Local: local, Entry: e}
+				if e.Size < 0 || e.Type != wire.EntryFile {
+					it.Entry = nil
+				} else {
+					pl.bytes += e.Size
+				}
+				pl.items = append(pl.items, it)
+				pl.files++
+			case wire.EntryDir:
+				if !recur {
+					pl.failed++
+					rep.pathError(e.Path, fmt.Errorf("%w: it is a folder (use -r to fetch it whole)", transfer.ErrNotRegular))
+					continue
+				}
+				if err := claim(path.Base(e.Path), e.Path); err != nil {
+					return nil, err
+				}
+				entries, skipped, err := cl.Tree(ctx, e.Path)
+				if err != nil {
+					if fatal(ctx, err) || errors.Is(err, transfer.ErrProtocol) {
+						return nil, fmt.Errorf("%s: %w", e.Path, err)
+					}
+					pl.failed++
+					rep.pathError(e.Path, err)
+					continue
+				}
+				if skipped > 0 {
+					rep.notice(fmt.Sprintf("%s: the server left out %d entries whose names it cannot send", safefs.Printable(e.Path), skipped))
+				}
+				for _, te := range entries {
+					if te.Type == wire.EntryFile {
+						pl.files++
+						pl.bytes += te.Size
+					}
+				}
+				pl.trees = append(pl.trees, tree{e.Path, entries})
+			default:
+				pl.skipped++
+				reason := "symlink, not followed"
+				if e.Type != wire.EntrySymlink {
+					reason = "not a regular file"
+				}
+				rep.event(transfer.Event{Kind: transfer.EventSkipped, Item: transfer.Item{Remote: e.Path, Local: path.Base(e.Path), Entry: e}, Reason: reason})
+			}
 		}
 	}
-	if prog != nil {
-		prog.wait()
+	return pl, nil
+}
+
+// getStdout streams one file to stdout.
+func getStdout(ctx context.Context, c *cli, cl *transfer.Client, p string, rep reporter) int {
+	it := transfer.Item{Remote: p}
+	rep.event(transfer.Event{Kind: transfer.EventStart, Item: it})
+	res, err := cl.Get(ctx, p, transfer.GetOptions{
+		Stdout: c.stdout,
+		Progress: func(done, total int64) {
+			rep.event(transfer.Event{Kind: transfer.EventProgress, Item: it, Done: done, Total: total})
+		},
+	})
+	sum := transfer.Summary{}
+	if err != nil {
+		sum.Failed = 1
+		rep.event(transfer.Event{Kind: transfer.EventError, Item: it, Err: err})
+		return rep.summary(sum, nil)
 	}
-	if failed > 0 {
-		if len(paths) > 1 {
-			c.errorf("%d of %d files not fetched", failed, len(paths))
-		}
-		return exitFailure
-	}
-	return exitOK
+	sum.Files, sum.Bytes, sum.Received, sum.Duration = 1, res.Size, res.Received, res.Duration
+	rep.event(transfer.Event{Kind: transfer.EventDone, Item: it, Result: res})
+	return rep.summary(sum, nil)
+}
+
+// fatal reports whether err ends the whole run rather than one file: the
+// user interrupted, or the connection is gone.
+func fatal(ctx context.Context, err error) bool {
+	return ctx.Err() != nil || errors.Is(err, net.ErrClosed) || errors.Is(err, context.Canceled)
+}
+
+func isDir(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.IsDir()
 }
 
 func (c *cli) printFetched(path string, res *transfer.Result, d time.Duration, toStdout bool) {
@@ -197,15 +398,4 @@ func (c *cli) printFetched(path string, res *transfer.Result, d time.Duration, t
 	}
 	fmt.Fprintf(c.stderr, "fetched %s → %s (%s%s, %s, %s verified)\n",
 		safefs.Printable(path), safefs.Printable(where), formatSize(res.Size), resumed, speed, res.Algorithm)
-}
-
-// fatal reports whether err ends the whole run rather than one file: the
-// user interrupted, or the connection is gone.
-func fatal(ctx context.Context, err error) bool {
-	return ctx.Err() != nil || errors.Is(err, net.ErrClosed) || errors.Is(err, context.Canceled)
-}
-
-func isDir(path string) bool {
-	st, err := os.Stat(path)
-	return err == nil && st.IsDir()
 }

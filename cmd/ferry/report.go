@@ -1,0 +1,376 @@
+package main
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/ferryproject/ferry/internal/safefs"
+	"github.com/ferryproject/ferry/transfer"
+)
+
+// reporter turns what a get does into output: text on stderr (with
+// progress bars on a terminal), or JSON events on stdout. Its methods are
+// safe for concurrent use.
+type reporter interface {
+	start(addr, transport string, paths []string)
+	// plan announces the files and bytes about to be fetched.
+	plan(bytes int64, files int)
+	event(e transfer.Event)
+	// pathError reports a PATH that resolved to nothing fetchable.
+	pathError(p string, err error)
+	notice(msg string)
+	// fatal reports an error that ends the run before any file, and
+	// returns the exit status.
+	fatal(err error) int
+	// summary ends the run, with the error that cut it short if any, and
+	// returns the exit status.
+	summary(sum transfer.Summary, err error) int
+}
+
+// ---- Text
+
+type textReporter struct {
+	c        *cli
+	quiet    bool
+	toStdout bool
+
+	mu    sync.Mutex
+	prog  *mpb.Progress // nil unless stderr is a terminal
+	total *mpb.Bar
+	bars  map[string]*fileBar
+	seen  map[string]int64 // bytes already counted in the total bar, per file
+}
+
+func newTextReporter(c *cli, quiet, toStdout bool) *textReporter {
+	r := &textReporter{c: c, quiet: quiet, toStdout: toStdout, bars: map[string]*fileBar{}, seen: map[string]int64{}}
+	if !quiet && c.stderrIsTerminal() {
+		r.prog = mpb.New(mpb.WithOutput(c.stderr), mpb.WithWidth(32), mpb.WithRefreshRate(120*time.Millisecond))
+	}
+	return r
+}
+
+// out is where lines go: above the bars while they are drawn.
+func (r *textReporter) out() *cli {
+	if r.prog == nil {
+		return r.c
+	}
+	cc := *r.c
+	cc.stderr = r.prog
+	return &cc
+}
+
+func (r *textReporter) start(string, string, []string) {}
+
+func (r *textReporter) plan(bytes int64, files int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.prog == nil || files < 2 {
+		return
+	}
+	r.total = r.prog.AddBar(bytes,
+		mpb.BarPriority(-1), // on top
+		mpb.PrependDecorators(decor.Name(fmt.Sprintf("total (%d files)", files), decor.WC{C: decor.DindentRight | decor.DextraSpace})),
+		mpb.AppendDecorators(
+			decor.Counters(decor.SizeB1024(0), "% .1f / % .1f", decor.WCSyncSpace),
+			decor.AverageSpeed(decor.SizeB1000(0), "% .1f", decor.WCSyncSpace),
+			decor.OnComplete(decor.AverageETA(decor.ET_STYLE_GO, decor.WCSyncSpace), ""),
+		),
+	)
+}
+
+func (r *textReporter) addTotal(key string, done int64) {
+	if r.total == nil {
+		return
+	}
+	if d := done - r.seen[key]; d > 0 {
+		r.total.IncrInt64(d)
+		r.seen[key] = done
+	}
+}
+
+func (r *textReporter) event(e transfer.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	key := e.Item.Remote + "\x00" + e.Item.Local
+	switch e.Kind {
+	case transfer.EventProgress:
+		if r.prog == nil {
+			return
+		}
+		b := r.bars[key]
+		if b == nil {
+			b = &fileBar{prog: &progress{r.prog}, name: e.Item.Remote}
+			r.bars[key] = b
+		}
+		b.update(e.Done, e.Total)
+		r.addTotal(key, e.Done)
+	case transfer.EventDone:
+		if b := r.bars[key]; b != nil {
+			b.finish(true)
+			delete(r.bars, key)
+		}
+		res := e.Result
+		r.addTotal(key, res.Size)
+		if res.Restarted {
+			r.out().infof("%s: the partial file no longer matched the server's file (it changed since); fetched again from the start", safefs.Printable(e.Item.Remote))
+		}
+		if r.quiet {
+			return
+		}
+		if res.Identical {
+			fmt.Fprintf(r.out().stderr, "identical %s → %s (%s, %s verified): nothing transferred\n",
+				safefs.Printable(e.Item.Remote), safefs.Printable(res.Path), formatSize(res.Size), res.Algorithm)
+			return
+		}
+		r.out().printFetched(e.Item.Remote, res, res.Duration, r.toStdout)
+	case transfer.EventError:
+		if b := r.bars[key]; b != nil {
+			b.finish(false)
+			delete(r.bars, key)
+		}
+		if e.Item.Entry != nil {
+			r.addTotal(key, e.Item.Entry.Size)
+		}
+		r.out().report(fmt.Errorf("%s: %w", e.Item.Remote, e.Err))
+	case transfer.EventSkipped:
+		if !r.quiet {
+			r.out().infof("skipped %s: %s", safefs.Printable(e.Item.Remote), e.Reason)
+		}
+	}
+}
+
+func (r *textReporter) pathError(p string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.out().report(fmt.Errorf("%s: %w", p, err))
+}
+
+func (r *textReporter) notice(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.out().infof("%s", msg)
+}
+
+func (r *textReporter) stopBars() {
+	if r.prog == nil {
+		return
+	}
+	for k, b := range r.bars {
+		b.finish(false)
+		delete(r.bars, k)
+	}
+	if r.total != nil {
+		r.total.SetTotal(-1, true)
+	}
+	r.prog.Wait()
+	r.prog = nil
+}
+
+func (r *textReporter) fatal(err error) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopBars()
+	return r.c.report(err)
+}
+
+func (r *textReporter) summary(sum transfer.Summary, err error) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.stopBars()
+	if err != nil {
+		r.c.report(err)
+	}
+	n := sum.Files + sum.Failed
+	if !r.quiet && n > 1 {
+		identical := ""
+		if sum.Identical > 0 {
+			identical = fmt.Sprintf(", %d already identical", sum.Identical)
+		}
+		r.c.infof("%d of %d files fetched and verified%s; %s received in %.1f s (%s)",
+			sum.Files, n, identical, formatSize(sum.Received), sum.Duration.Seconds(), formatRate(sum.Received, sum.Duration))
+	}
+	if sum.Failed > 0 || err != nil {
+		if n > 1 {
+			r.c.errorf("%d of %d files not fetched", sum.Failed, n)
+		}
+		return exitFailure
+	}
+	return exitOK
+}
+
+// ---- JSON
+
+// jsonReporter writes one JSON object per line on stdout. The field names
+// are documented in docs/cli.md and do not change.
+type jsonReporter struct {
+	mu           sync.Mutex
+	enc          *json.Encoder
+	lastProgress time.Time
+}
+
+func newJSONReporter(w io.Writer) *jsonReporter {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	return &jsonReporter{enc: enc}
+}
+
+// progressInterval bounds the rate of progress events, over all files.
+const progressInterval = 200 * time.Millisecond
+
+type jsonEvent struct {
+	Event      string   `json:"event"`
+	Time       string   `json:"time"`
+	Server     string   `json:"server,omitempty"`
+	Transport  string   `json:"transport,omitempty"`
+	Paths      []string `json:"paths,omitempty"`
+	Path       string   `json:"path,omitempty"`
+	Local      string   `json:"local,omitempty"`
+	Size       *int64   `json:"size,omitempty"`
+	Bytes      *int64   `json:"bytes,omitempty"`
+	Received   *int64   `json:"received,omitempty"`
+	Resumed    int64    `json:"resumed,omitempty"`
+	Identical  bool     `json:"identical,omitempty"`
+	Restarted  bool     `json:"restarted,omitempty"`
+	Digest     string   `json:"digest,omitempty"`
+	Mtime      string   `json:"mtime,omitempty"`
+	Reason     string   `json:"reason,omitempty"`
+	Error      string   `json:"error,omitempty"`
+	Code       string   `json:"code,omitempty"`
+	Files      *int     `json:"files,omitempty"`
+	IdentFiles *int     `json:"identical_files,omitempty"`
+	Failed     *int     `json:"failed,omitempty"`
+	Skipped    *int     `json:"skipped,omitempty"`
+	DurationMS *int64   `json:"duration_ms,omitempty"`
+	OK         *bool    `json:"ok,omitempty"`
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func (r *jsonReporter) emit(e jsonEvent) {
+	e.Time = time.Now().UTC().Format(time.RFC3339Nano)
+	r.enc.Encode(e)
+}
+
+func (r *jsonReporter) start(addr, transport string, paths []string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.emit(jsonEvent{Event: "start", Server: addr, Transport: transport, Paths: paths})
+}
+
+func (r *jsonReporter) plan(bytes int64, files int) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.emit(jsonEvent{Event: "plan", Files: ptr(files), Bytes: ptr(bytes)})
+}
+
+func (r *jsonReporter) event(e transfer.Event) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	je := jsonEvent{Path: e.Item.Remote, Local: e.Item.Local}
+	switch e.Kind {
+	case transfer.EventStart:
+		je.Event = "file_start"
+		if e.Item.Entry != nil && e.Item.Entry.Size >= 0 {
+			je.Size = ptr(e.Item.Entry.Size)
+		}
+	case transfer.EventProgress:
+		now := time.Now()
+		if now.Sub(r.lastProgress) < progressInterval {
+			return
+		}
+		r.lastProgress = now
+		je.Event, je.Bytes, je.Size = "progress", ptr(e.Done), ptr(e.Total)
+	case transfer.EventDone:
+		res := e.Result
+		je.Event = "file"
+		if res.Path != "" {
+			je.Local = res.Path
+		}
+		je.Size, je.Received, je.Resumed = ptr(res.Size), ptr(res.Received), res.Resumed
+		je.Identical, je.Restarted = res.Identical, res.Restarted
+		je.Digest = res.Algorithm + ":" + hex.EncodeToString(res.Digest)
+		if !res.ModTime.IsZero() {
+			je.Mtime = res.ModTime.UTC().Format(time.RFC3339Nano)
+		}
+		je.DurationMS = ptr(res.Duration.Milliseconds())
+	case transfer.EventSkipped:
+		je.Event, je.Reason = "skipped", e.Reason
+	case transfer.EventError:
+		je.Event, je.Error, je.Code = "error", e.Err.Error(), errorCode(e.Err)
+	default:
+		return
+	}
+	r.emit(je)
+}
+
+func (r *jsonReporter) pathError(p string, err error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.emit(jsonEvent{Event: "error", Path: p, Error: err.Error(), Code: errorCode(err)})
+}
+
+func (r *jsonReporter) notice(msg string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.emit(jsonEvent{Event: "notice", Reason: msg})
+}
+
+func (r *jsonReporter) fatal(err error) int {
+	return r.summary(transfer.Summary{}, err)
+}
+
+func (r *jsonReporter) summary(sum transfer.Summary, err error) int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if err != nil {
+		r.emit(jsonEvent{Event: "error", Error: err.Error(), Code: errorCode(err)})
+	}
+	ok := err == nil && sum.Failed == 0
+	r.emit(jsonEvent{
+		Event: "summary", Files: ptr(sum.Files), IdentFiles: ptr(sum.Identical), Failed: ptr(sum.Failed),
+		Skipped: ptr(sum.Skipped), Bytes: ptr(sum.Bytes), Received: ptr(sum.Received),
+		DurationMS: ptr(sum.Duration.Milliseconds()), OK: ptr(ok),
+	})
+	if !ok {
+		return exitFailure
+	}
+	return exitOK
+}
+
+// errorCode names the kind of a failure for scripts.
+func errorCode(err error) string {
+	var de *dialError
+	switch {
+	case errors.As(err, &de):
+		return "connect"
+	case errors.Is(err, transfer.ErrNotFound):
+		return "not_found"
+	case errors.Is(err, transfer.ErrNotRegular):
+		return "not_regular"
+	case errors.Is(err, transfer.ErrAccessDenied):
+		return "access_denied"
+	case errors.Is(err, transfer.ErrBadRequest), errors.Is(err, safefs.ErrInvalidName):
+		return "bad_request"
+	case errors.Is(err, transfer.ErrBusy):
+		return "busy"
+	case errors.Is(err, transfer.ErrFileChanged):
+		return "file_changed"
+	case errors.Is(err, transfer.ErrIntegrity):
+		return "integrity"
+	case errors.Is(err, transfer.ErrExists):
+		return "exists"
+	case errors.Is(err, transfer.ErrProtocol):
+		return "protocol"
+	case errors.Is(err, transfer.ErrTooLarge):
+		return "too_large"
+	}
+	return "error"
+}
