@@ -292,4 +292,3 @@ func TestHostileManifest(t *testing.T) {
 		}
 	})
 }
-
