@@ -159,7 +159,10 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 			continue
 		}
 		if err != nil {
-			if keepPartial(err, p.Size()) {
+			// Len, not Size: what the part file holds now, resumed
+			// bytes and newly received ones together.
+			n, lerr := p.Len()
+			if lerr == nil && keepPartial(err, n) {
 				p.Keep()
 			} else {
 				p.Discard()

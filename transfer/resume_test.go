@@ -1,0 +1,188 @@
+package transfer
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+
+	"github.com/ferryproject/ferry/internal/safefs"
+	"github.com/ferryproject/ferry/transport"
+)
+
+// cutTransport counts the file bytes the client reads from data streams
+// (every stream but a session's first) and, once cut bytes have arrived,
+// fails every read: a network cut at a chosen byte.
+type cutTransport struct {
+	transport.Transport
+	cut  int64 // 0: never
+	read atomic.Int64
+}
+
+type cutSession struct {
+	transport.Session
+	t      *cutTransport
+	mu     sync.Mutex
+	opened int
+}
+
+type cutStream struct {
+	transport.Stream
+	t *cutTransport
+}
+
+var errCut = errors.New("test: network cut")
+
+func (c *cutTransport) Dial(ctx context.Context, addr string) (transport.Session, error) {
+	s, err := c.Transport.Dial(ctx, addr)
+	if err != nil {
+		return nil, err
+	}
+	return &cutSession{Session: s, t: c}, nil
+}
+
+func (s *cutSession) OpenStream(ctx context.Context) (transport.Stream, error) {
+	st, err := s.Session.OpenStream(ctx)
+	if err != nil {
+		return nil, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.opened++; s.opened == 1 {
+		return st, nil // the control stream
+	}
+	return &cutStream{Stream: st, t: s.t}, nil
+}
+
+func (s *cutStream) Read(p []byte) (int, error) {
+	if cut := s.t.cut; cut > 0 {
+		left := cut - s.t.read.Load()
+		if left <= 0 {
+			s.Stream.Abort(0x110)
+			return 0, errCut
+		}
+		p = p[:min(int64(len(p)), left)]
+	}
+	n, err := s.Stream.Read(p)
+	s.t.read.Add(int64(n))
+	return n, err
+}
+
+// Issue 3: a fetch cut at a random byte over one transport is resumed over
+// another; the result is the server's file, and the resumed fetch receives
+// only the remainder.
+func TestResumeAcrossTransports(t *testing.T) {
+	ks := kits(t)
+	pairs := [][2]kit{{ks[0], ks[1]}, {ks[1], ks[0]}, {ks[2], ks[0]}} // quic→tls, tls→quic, tcp→quic
+	for _, pair := range pairs {
+		first, second := pair[0], pair[1]
+		t.Run(first.name+"-then-"+second.name, func(t *testing.T) {
+			t.Parallel()
+			root, dest := t.TempDir(), t.TempDir()
+			const size = 2<<20 + 12345
+			data := randomBytes(t, size)
+			writeFile(t, root, "f.bin", data)
+			addr1, _ := serve(t, first, root, ServerConfig{})
+			addr2, _ := serve(t, second, root, ServerConfig{})
+			cutAt := 1 + rand.Int64N(size-2)
+
+			ct := &cutTransport{Transport: first.client(t), cut: cutAt}
+			c1 := dial(t, ct, addr1, ClientConfig{})
+			_, err := c1.Get(testContext(t), "f.bin", GetOptions{DestDir: dest, Resume: true})
+			if err == nil {
+				t.Fatal("the cut fetch succeeded")
+			}
+			assertNoFile(t, dest, "f.bin")
+			part, err := os.ReadFile(filepath.Join(dest, "f.bin"+safefs.PartSuffix))
+			if err != nil {
+				t.Fatalf("no partial file after the cut at %d: %v", cutAt, err)
+			}
+			if int64(len(part)) != cutAt || !bytes.Equal(part, data[:cutAt]) {
+				t.Fatalf("partial file holds %d bytes, want the first %d of the file", len(part), cutAt)
+			}
+
+			ct2 := &cutTransport{Transport: second.client(t)}
+			c2 := dial(t, ct2, addr2, ClientConfig{})
+			res, err := c2.Get(testContext(t), "f.bin", GetOptions{DestDir: dest, Resume: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := os.ReadFile(filepath.Join(dest, "f.bin")); !bytes.Equal(got, data) {
+				t.Fatal("resumed file differs from the server's")
+			}
+			if res.Resumed != cutAt || res.Received != size-cutAt || ct2.read.Load() != size-cutAt {
+				t.Errorf("resumed %d, received %d, data streams carried %d; want %d, %d, %d",
+					res.Resumed, res.Received, ct2.read.Load(), cutAt, size-cutAt, size-cutAt)
+			}
+		})
+	}
+}
+
+// Issue 3: the server's file changed between the cut and the resume: the
+// partial file is discarded and the file fetched from zero, with a notice.
+func TestResumeServerFileChanged(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, k kit) {
+		root, dest := t.TempDir(), t.TempDir()
+		data := randomBytes(t, 1<<20)
+		writeFile(t, root, "f.bin", data)
+		addr, _ := serve(t, k, root, ServerConfig{})
+		ct := &cutTransport{Transport: k.client(t), cut: 300_000}
+		c := dial(t, ct, addr, ClientConfig{})
+		if _, err := c.Get(testContext(t), "f.bin", GetOptions{DestDir: dest, Resume: true}); err == nil {
+			t.Fatal("the cut fetch succeeded")
+		}
+		changed := bytes.Clone(data)
+		changed[1000] ^= 0xff // inside the prefix the client holds
+		writeFile(t, root, "f.bin", changed)
+
+		ct2 := &cutTransport{Transport: k.client(t)}
+		c2 := dial(t, ct2, addr, ClientConfig{})
+		res, err := c2.Get(testContext(t), "f.bin", GetOptions{DestDir: dest, Resume: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Restarted || res.Resumed != 0 || res.Received != int64(len(changed)) {
+			t.Errorf("restarted %v, resumed %d, received %d; want a restart from zero", res.Restarted, res.Resumed, res.Received)
+		}
+		if got, _ := os.ReadFile(filepath.Join(dest, "f.bin")); !bytes.Equal(got, changed) {
+			t.Fatal("the file differs from the server's new file")
+		}
+	})
+}
+
+// Issue 3: a file that changes while it is being sent is reported as
+// FILE_CHANGED and never delivered.
+func TestFileChangedWhileSent(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, k kit) {
+		root, dest := t.TempDir(), t.TempDir()
+		data := randomBytes(t, 1<<20)
+		writeFile(t, root, "f.bin", data)
+		cfg := ServerConfig{testHookBeforeCopy: func(string) {
+			// Appending changes size and mtime of the open file.
+			f, err := os.OpenFile(filepath.Join(root, "f.bin"), os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			f.Write([]byte("more"))
+			f.Close()
+		}}
+		addr, _ := serve(t, k, root, cfg)
+		c := dial(t, k.client(t), addr, ClientConfig{})
+		_, err := c.Get(testContext(t), "f.bin", GetOptions{DestDir: dest, Resume: true})
+		if !errors.Is(err, ErrFileChanged) {
+			t.Fatalf("Get: %v, want ErrFileChanged", err)
+		}
+		assertNoFile(t, dest, "f.bin")
+		assertNoFile(t, dest, "f.bin"+safefs.PartSuffix)
+		var out bytes.Buffer
+		if _, err := c.Get(testContext(t), "f.bin", GetOptions{Stdout: &out}); !errors.Is(err, ErrFileChanged) {
+			t.Fatalf("Get to a writer: %v, want ErrFileChanged", err)
+		}
+	})
+}
