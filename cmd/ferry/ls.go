@@ -2,13 +2,17 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/signal"
 	"syscall"
 	"text/tabwriter"
+	"time"
 
 	"github.com/ferryproject/ferry/internal/safefs"
+	"github.com/ferryproject/ferry/internal/wire"
 )
 
 const lsHelp = `List a folder on a ferry server: one name per line on stdout, folders with a
@@ -21,7 +25,10 @@ PATH is relative to the folder the server shares; without it, ls lists that
 folder itself.
 
 Flags:
-  -l, --long              also print each entry's size and modification time
+  -l, --long              also print each entry's mode, size (in KiB, MiB...)
+                          and modification time (local time)
+  --json                  print one JSON object per entry on stdout:
+                          {"name","type","size","mode","mtime"} (see docs/cli.md)
 
 ` + clientFlagsHelp + `
 Examples:
@@ -31,13 +38,15 @@ Examples:
 
 func lsMain(c *cli, args []string) int {
 	var (
-		cf   clientFlags
-		long bool
+		cf       clientFlags
+		long     bool
+		jsonList bool
 	)
 	fs := newFlagSet("ls")
 	cf.register(fs)
 	fs.BoolVar(&long, "l", false, "")
 	fs.BoolVar(&long, "long", false, "")
+	fs.BoolVar(&jsonList, "json", false, "")
 	pos, status, done := c.parse(fs, "ls", lsHelp, args)
 	if done {
 		return status
@@ -65,7 +74,19 @@ func lsMain(c *cli, args []string) int {
 	if err != nil {
 		return c.report(fmt.Errorf("%s: %w", path, err))
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', tabwriter.AlignRight)
+	if jsonList {
+		enc := json.NewEncoder(c.stdout)
+		enc.SetEscapeHTML(false)
+		for _, e := range entries {
+			enc.Encode(lsEntry{
+				Name: e.Name, Type: e.Type.String(), Size: e.Size,
+				Mode: fmt.Sprintf("%04o", uint32(e.Mode.Perm())), Mtime: e.ModTime.UTC().Format(time.RFC3339Nano),
+			})
+		}
+		return exitOK
+	}
+	tw := tabwriter.NewWriter(c.stdout, 0, 0, 2, ' ', 0)
+	now := time.Now()
 	for _, e := range entries {
 		name := safefs.Printable(e.Name)
 		if e.IsDir {
@@ -76,13 +97,47 @@ func lsMain(c *cli, args []string) int {
 			continue
 		}
 		size := "-"
-		if !e.IsDir {
-			size = fmt.Sprint(e.Size)
+		if e.Type == wire.EntryFile {
+			size = formatSize(e.Size)
 		}
-		fmt.Fprintf(tw, "%s\t  %s\t  %s\n", size, e.ModTime.Format("2006-01-02 15:04"), name)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", typeMode(e.Type, e.Mode), size, formatTime(e.ModTime, now), name)
 	}
 	if err := tw.Flush(); err != nil {
 		return c.report(err)
 	}
 	return exitOK
+}
+
+// lsEntry is one line of "ferry ls --json"; the field names are stable.
+type lsEntry struct {
+	Name  string `json:"name"`
+	Type  string `json:"type"` // file, dir, symlink, other
+	Size  int64  `json:"size"` // bytes, for files
+	Mode  string `json:"mode"` // octal permission bits, "0644"
+	Mtime string `json:"mtime"`
+}
+
+// typeMode prints an entry's type and permissions as ls -l does:
+// "-rw-r--r--", "drwxr-xr-x", "lrwxrwxrwx".
+func typeMode(t wire.EntryType, mode fs.FileMode) string {
+	s := []byte(mode.Perm().String()) // "-rwxr-xr-x"
+	switch t {
+	case wire.EntryDir:
+		s[0] = 'd'
+	case wire.EntrySymlink:
+		s[0] = 'l'
+	case wire.EntryOther:
+		s[0] = '?'
+	}
+	return string(s)
+}
+
+// formatTime prints a modification time as ls does: month, day and time
+// within the last six months, month, day and year otherwise.
+func formatTime(t, now time.Time) string {
+	t = t.Local()
+	if d := now.Sub(t); d < 182*24*time.Hour && d > -24*time.Hour {
+		return t.Format("Jan _2 15:04")
+	}
+	return t.Format("Jan _2  2006")
 }
