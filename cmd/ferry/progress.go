@@ -1,7 +1,6 @@
 package main
 
 import (
-	"io"
 	"sync"
 	"time"
 
@@ -9,19 +8,12 @@ import (
 	"github.com/vbauerster/mpb/v8/decor"
 )
 
-// progress draws one bar per file on an interactive stderr: name, bytes done
-// of total, rate and time left. It is only created when stderr is a terminal
-// and -q was not given; otherwise ferry prints nothing while it works.
+// progress holds the bars drawn on an interactive stderr (see textReporter):
+// one per file in flight, with name, bytes done of total, rate and time
+// left. It is only created when stderr is a terminal and neither -q nor
+// --json was given; otherwise ferry prints nothing while it works.
 type progress struct {
 	p *mpb.Progress
-}
-
-func newProgress(w io.Writer) *progress {
-	return &progress{p: mpb.New(
-		mpb.WithOutput(w),
-		mpb.WithWidth(32),
-		mpb.WithRefreshRate(120*time.Millisecond),
-	)}
 }
 
 // fileBar is the bar of one file. Its update method is the transfer's
@@ -34,10 +26,6 @@ type fileBar struct {
 	mu   sync.Mutex
 	bar  *mpb.Bar
 	last time.Time
-}
-
-func (p *progress) file(name string) *fileBar {
-	return &fileBar{prog: p, name: name}
 }
 
 func (f *fileBar) update(done, total int64) {
@@ -80,10 +68,6 @@ func (f *fileBar) finish(ok bool) {
 		f.bar.Abort(true)
 	}
 }
-
-// wait waits for the last frame to be drawn, so that the lines printed after
-// it do not interleave with the bars.
-func (p *progress) wait() { p.p.Wait() }
 
 // shorten keeps the end of a long name, which is usually the part that tells
 // files apart.
