@@ -538,12 +538,13 @@ func (c *cli) benchChild(ctx context.Context, exe, tmp string, f *benchFlags, li
 	select {
 	case err = <-done:
 	case <-ctx.Done():
+		// Interrupted: stop the child, whatever it says on the way out.
 		cmd.Process.Signal(os.Interrupt)
 		select {
-		case err = <-done:
+		case <-done:
 		case <-time.After(5 * time.Second):
 			cmd.Process.Kill()
-			err = <-done
+			<-done
 		}
 		return nil, context.Cause(ctx)
 	}
