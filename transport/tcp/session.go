@@ -136,22 +136,30 @@ func (s *session) OpenStream(ctx context.Context) (transport.Stream, error) {
 	}
 }
 
-// prewarm dials the first stream connection in the background, in parallel
-// with the signalling connection's first round trip.
-func (s *session) prewarm() {
+// adoptFirst waits in the background for the first stream connection,
+// dialed in parallel with the signalling connection, and makes it the first
+// idle connection. OpenStream waits for it rather than dialing another.
+func (s *session) adoptFirst(first <-chan *streamConn) {
 	s.mu.Lock()
 	s.prewarming = true
 	s.mu.Unlock()
 	go func() {
-		ctx, cancel := context.WithTimeout(s.ctx, s.t.cfg.HandshakeTimeout)
-		defer cancel()
-		sc, err := s.t.dialConn(ctx, s.addr, kindJoin, s.id)
+		var sc *streamConn
+		select {
+		case sc = <-first:
+		case <-s.ctx.Done():
+			go func() {
+				if sc := <-first; sc != nil {
+					sc.kill()
+				}
+			}()
+		}
 		s.mu.Lock()
 		defer s.mu.Unlock()
 		s.prewarming = false
 		s.notifyLocked()
-		if err != nil {
-			return // OpenStream dials again and reports the error
+		if sc == nil {
+			return
 		}
 		if s.err != nil {
 			sc.kill()

@@ -148,8 +148,27 @@ func (t *Transport) Dial(ctx context.Context, addr string) (transport.Session, e
 	if _, err := rand.Read(id[:]); err != nil {
 		return nil, fmt.Errorf("tcp: making a session id: %w", err)
 	}
+	// The first stream connection is dialed at the same time as the
+	// signalling connection, so the first stream costs no round trip of
+	// its own; the server holds the join until the session is known.
+	first := make(chan *streamConn, 1)
+	firstCtx, cancelFirst := context.WithTimeout(context.Background(), t.cfg.HandshakeTimeout)
+	go func() {
+		defer cancelFirst()
+		sc, err := t.dialConn(firstCtx, addr, kindJoin, id)
+		if err != nil {
+			sc = nil // OpenStream dials again and reports the error
+		}
+		first <- sc
+	}()
 	sig, err := t.dialConn(ctx, addr, kindSession, id)
 	if err != nil {
+		cancelFirst()
+		go func() {
+			if sc := <-first; sc != nil {
+				sc.kill()
+			}
+		}()
 		return nil, err
 	}
 	s := newSession(t, id, true, sig, nil, sig.plain)
@@ -163,7 +182,7 @@ func (t *Transport) Dial(ctx context.Context, addr string) (transport.Session, e
 	t.sessions[s] = struct{}{}
 	t.mu.Unlock()
 	go s.readSignals()
-	s.prewarm()
+	s.adoptFirst(first)
 	return s, nil
 }
 
