@@ -81,6 +81,9 @@ func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) 
 	if par <= 0 {
 		par = DefaultParallel
 	}
+	if err := c.waitReady(ctx); err != nil {
+		return Summary{}, err
+	}
 	par = min(par, cap(c.sem), max(len(items), 1))
 	var (
 		mu       sync.Mutex

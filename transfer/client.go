@@ -30,6 +30,9 @@ type Client struct {
 	sess transport.Session
 	ctrl transport.Stream
 	alg  wire.Algorithm
+	// ready is closed once the server's HELLO_REPLY has been read and the
+	// three fields below are set; read them only after <-ready.
+	ready chan struct{}
 	// serverMax is the server's maximum frame.
 	serverMax uint32
 	canFind   bool          // the server answers FIND
@@ -74,6 +77,11 @@ func Dial(ctx context.Context, t transport.Transport, addr string, cfg ClientCon
 	return c, nil
 }
 
+// handshake sends HELLO and returns at once: the reply is read by the
+// Client's reader, and requests that need what it says wait for it (ready).
+// A small first request (an echo, a GET's request frame) rides right behind
+// HELLO, so a fresh session answers its first request one round trip after
+// the transport is up instead of two.
 func handshake(ctx context.Context, sess transport.Session, alg wire.Algorithm) (*Client, error) {
 	ctrl, err := sess.OpenStream(ctx)
 	if err != nil {
@@ -85,42 +93,68 @@ func handshake(ctx context.Context, sess transport.Session, alg wire.Algorithm) 
 	if _, err := ctrl.Write(frame); err != nil {
 		return nil, helloError(ctx, sess, err)
 	}
-	r := wire.NewReader(ctrl, wire.MaxFrame)
-	m, err := r.ReadMessage()
-	if err != nil {
-		return nil, helloError(ctx, sess, err)
-	}
 	if !stop() {
 		return nil, ctx.Err()
 	}
+	c := &Client{
+		sess:  sess,
+		ctrl:  ctrl,
+		alg:   alg,
+		ready: make(chan struct{}),
+		calls: make(map[uint64]*call),
+		done:  make(chan struct{}),
+	}
+	go c.read(wire.NewReader(ctrl, wire.MaxFrame))
+	return c, nil
+}
+
+// readHello reads and checks the server's HELLO_REPLY, then opens ready.
+func (c *Client) readHello(r *wire.Reader) error {
+	m, err := r.ReadMessage()
+	if err != nil {
+		return helloError(context.Background(), c.sess, err)
+	}
 	hr, ok := m.(*wire.HelloReply)
 	if !ok {
-		sess.CloseWithError(wire.SessionProtocolError, "expected HELLO_REPLY")
-		return nil, fmt.Errorf("%w: %v instead of HELLO_REPLY", ErrProtocol, m.Type())
+		c.sess.CloseWithError(wire.SessionProtocolError, "expected HELLO_REPLY")
+		return fmt.Errorf("%w: %v instead of HELLO_REPLY", ErrProtocol, m.Type())
 	}
 	if hr.Version != wire.Version {
-		sess.CloseWithError(wire.SessionVersion, "unsupported version")
-		return nil, fmt.Errorf("%w: server chose protocol version %d", transport.ErrWrongProtocol, hr.Version)
+		c.sess.CloseWithError(wire.SessionVersion, "unsupported version")
+		return fmt.Errorf("%w: server chose protocol version %d", transport.ErrWrongProtocol, hr.Version)
 	}
 	offered := false
 	for _, a := range hr.Algorithms {
-		offered = offered || a == alg
+		offered = offered || a == c.alg
 	}
 	if !offered {
-		return nil, fmt.Errorf("the server does not offer the %v digest", alg)
+		c.sess.CloseWithError(transport.CodeNoError, "")
+		return fmt.Errorf("the server does not offer the %v digest", c.alg)
 	}
-	c := &Client{
-		sess:      sess,
-		ctrl:      ctrl,
-		alg:       alg,
-		serverMax: hr.MaxFrame,
-		canFind:   hr.Flags&wire.FlagFind != 0,
-		sem:       make(chan struct{}, hr.MaxTransfers),
-		calls:     make(map[uint64]*call),
-		done:      make(chan struct{}),
+	c.serverMax = hr.MaxFrame
+	c.canFind = hr.Flags&wire.FlagFind != 0
+	c.sem = make(chan struct{}, hr.MaxTransfers)
+	close(c.ready)
+	return nil
+}
+
+// Ready waits until the server has answered the client's hello, and
+// returns why the session failed if it did. Dial does not wait for the
+// answer, so that a first small request (an echo) rides right behind the
+// hello; a caller that wants a refused or foreign server reported as a
+// failure to connect calls Ready after Dial.
+func (c *Client) Ready(ctx context.Context) error { return c.waitReady(ctx) }
+
+// waitReady waits for the server's HELLO_REPLY.
+func (c *Client) waitReady(ctx context.Context) error {
+	select {
+	case <-c.ready:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.done:
+		return c.err
 	}
-	go c.read(r)
-	return c, nil
 }
 
 func helloError(ctx context.Context, sess transport.Session, err error) error {
@@ -164,8 +198,9 @@ func (c *Client) Close() error {
 
 // read dispatches replies to their calls until the control stream ends.
 func (c *Client) read(r *wire.Reader) {
-	var err error
-	for {
+	err := c.readHello(r)
+	helloFailed := err != nil
+	for !helloFailed {
 		var m wire.Message
 		m, err = r.ReadMessage()
 		if err != nil {
@@ -216,6 +251,8 @@ func (c *Client) read(r *wire.Reader) {
 		}
 	}
 	switch {
+	case helloFailed:
+		// readHello explained it already.
 	case errors.Is(err, wire.ErrMalformed):
 		c.sess.CloseWithError(wire.SessionProtocolError, "malformed frame")
 		err = fmt.Errorf("%w: %w", ErrProtocol, err)
@@ -304,6 +341,9 @@ func (c *Client) send(m wire.Message) error {
 // acquire takes a request slot, so that the client never has more requests
 // in flight than the server runs.
 func (c *Client) acquire(ctx context.Context) error {
+	if err := c.waitReady(ctx); err != nil {
+		return err
+	}
 	select {
 	case c.sem <- struct{}{}:
 		return nil
@@ -330,9 +370,18 @@ const MaxEchoPayload = wire.MaxEchoPayload
 // Echo sends payload to the server and returns what came back, which is
 // checked to be the same bytes (ErrIntegrity otherwise).
 func (c *Client) Echo(ctx context.Context, payload []byte) ([]byte, error) {
-	if len(payload) > MaxEchoPayload || 1+8+4+len(payload) > int(c.serverMax) {
-		return nil, fmt.Errorf("echo payload of %d bytes is over the limit of %d", len(payload),
-			min(MaxEchoPayload, int(c.serverMax)-1-8-4))
+	if len(payload) > MaxEchoPayload {
+		return nil, fmt.Errorf("echo payload of %d bytes is over the limit of %d", len(payload), MaxEchoPayload)
+	}
+	if 1+8+4+len(payload) > wire.MinFrame {
+		// Every server takes frames of MinFrame bytes; a larger echo waits
+		// for the server's limit.
+		if err := c.waitReady(ctx); err != nil {
+			return nil, err
+		}
+		if 1+8+4+len(payload) > int(c.serverMax) {
+			return nil, fmt.Errorf("echo payload of %d bytes is over the server's limit of %d", len(payload), int(c.serverMax)-1-8-4)
+		}
 	}
 	id, cl, err := c.start(1)
 	if err != nil {

@@ -298,6 +298,9 @@ type TreeEntry struct {
 
 // find runs one FIND and collects its entries.
 func (c *Client) find(ctx context.Context, mode wire.FindMode, p string) ([]TreeEntry, int, error) {
+	if err := c.waitReady(ctx); err != nil {
+		return nil, 0, err
+	}
 	if !c.canFind {
 		return nil, 0, fmt.Errorf("%w: this server predates folders and globs", ErrUnsupported)
 	}

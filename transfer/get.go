@@ -265,6 +265,13 @@ func (c *Client) fetchFile(ctx context.Context, fp fetchParams) (*Result, *wire.
 			return nil, nil, err
 		}
 	}
+	// A data stream may be opened only once the server has answered HELLO:
+	// on TCP and TLS streams are separate connections with no order between
+	// them, and the server takes the first stream it sees for the control
+	// stream.
+	if err := c.waitReady(ctx); err != nil {
+		return nil, nil, err
+	}
 	id, cl, err := c.start(4)
 	if err != nil {
 		return nil, nil, err

@@ -170,6 +170,13 @@ func (c *cli) connect(ctx context.Context, f *clientFlags, digest string) (*tran
 	dctx, cancel := context.WithTimeout(ctx, f.dialTimeout)
 	defer cancel()
 	cl, err := transfer.Dial(dctx, tr, f.addr, transfer.ClientConfig{Digest: digest})
+	if err == nil {
+		// Wait for the server's hello, so that a refused or foreign
+		// server is reported as a failure to connect, with its hint.
+		if err = cl.Ready(dctx); err != nil {
+			cl.Close()
+		}
+	}
 	if err != nil {
 		tr.Close()
 		return nil, nil, &dialError{addr: f.addr, transport: f.transport, timeout: f.dialTimeout, err: err}
