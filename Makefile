@@ -7,7 +7,7 @@ BIN := bin/ferry
 help:
 	@echo "make demo   build ferry, serve a sample folder and fetch it over QUIC, TLS and TCP"
 	@echo "make test   vet, gofmt, tidy and staticcheck gates, then all tests with the race detector"
-	@echo "make bench  Go benchmarks comparing the transports side by side"
+	@echo "make bench  ferry bench and the Go benchmarks: the transports side by side"
 	@echo "make fuzz   run each fuzz target for a short while"
 
 build:
@@ -30,10 +30,12 @@ test: vet tidy-check lint
 demo:
 	./scripts/demo.sh
 
-# Side-by-side throughput of each transport against a bare socket of the
-# same kind, in one run (see docs/design.md).
+# The same-run duel of TCP, TLS and QUIC (ferry bench, two processes, on
+# loopback), then the Go benchmarks: each transport against a bare socket of
+# its kind, and the whole verified get path. See docs/benchmarks.md.
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 8x -count 3 ./transport/transporttest/
+	$(GO) run ./cmd/ferry bench --bulk-size 256MiB --json bench.json --chart bench.svg
+	$(GO) test -run '^$$' -bench . -benchtime 4x ./transport/transporttest/ ./transfer/
 
 # A short run of every fuzz target.
 fuzz:
