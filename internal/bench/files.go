@@ -1,13 +1,11 @@
 package bench
 
 import (
-	"bufio"
-	"crypto/sha256"
 	"fmt"
-	"math/rand/v2"
 	"os"
-	"path"
 	"path/filepath"
+
+	"github.com/ferryproject/ferry/internal/benchdata"
 )
 
 // Workload sizes the file scenarios. The zero value is not useful; the
@@ -22,26 +20,26 @@ type Workload struct {
 	ParallelSize  int64 `json:"parallel_size"`
 }
 
-// The server-side names of the synthetic files. Each name carries its sizes,
-// so a client measuring against a folder prepared for other sizes gets
-// "not found" rather than wrong numbers.
+// The server-side names of the synthetic files (package benchdata). Each
+// name carries its sizes, so a client measuring against a folder prepared
+// for other sizes gets "not found" rather than wrong numbers, and "ferry
+// serve --bench" serves any sizes without a setting of its own.
 
 // BulkPath is the file of the bulk scenario.
-func (w Workload) BulkPath() string { return fmt.Sprintf("bulk-%s.bin", FormatSize(w.BulkSize)) }
+func (w Workload) BulkPath() string { return benchdata.BulkPath(w.BulkSize) }
 
 // SmallPath is small file i (0-based).
-func (w Workload) SmallPath(i int) string {
-	return path.Join(fmt.Sprintf("small-%dx%s", w.SmallCount, FormatSize(w.SmallSize)), fmt.Sprintf("%07d.bin", i))
-}
+func (w Workload) SmallPath(i int) string { return benchdata.SmallPath(w.SmallCount, w.SmallSize, i) }
 
 // ParallelPath is parallel file i (0-based).
 func (w Workload) ParallelPath(i int) string {
-	return path.Join(fmt.Sprintf("parallel-%dx%s", w.ParallelCount, FormatSize(w.ParallelSize)), fmt.Sprintf("%d.bin", i))
+	return benchdata.ParallelPath(w.ParallelCount, w.ParallelSize, i)
 }
 
 // Prepare writes the synthetic files that scenarios need beneath root, which
 // must exist. File contents are pseudo-random (incompressible) and depend
-// only on the path. Files that exist with the right size are kept.
+// only on the path (see package benchdata). Files that exist with the right
+// size are kept.
 func Prepare(root string, w Workload, scenarios []string) error {
 	type file struct {
 		name string
@@ -77,25 +75,14 @@ func Prepare(root string, w Workload, scenarios []string) error {
 	return nil
 }
 
-// writeRandom writes size bytes from a ChaCha8 stream seeded by name.
+// writeRandom writes the size bytes of the synthetic file name to p, the
+// same bytes "ferry serve --bench" serves for that name.
 func writeRandom(p, name string, size int64) error {
-	src := rand.NewChaCha8(sha256.Sum256([]byte(name)))
 	out, err := os.Create(p)
 	if err != nil {
 		return err
 	}
-	w := bufio.NewWriterSize(out, 1<<20)
-	buf := make([]byte, 1<<20)
-	for left := size; left > 0; {
-		n := min(left, int64(len(buf)))
-		src.Read(buf[:n])
-		if _, err := w.Write(buf[:n]); err != nil {
-			out.Close()
-			return err
-		}
-		left -= n
-	}
-	if err := w.Flush(); err != nil {
+	if _, err := benchdata.Content(name, size).WriteTo(out); err != nil {
 		out.Close()
 		return err
 	}
