@@ -1,12 +1,16 @@
 package main
 
 import (
-	"bufio"
+	"bytes"
 	"context"
+	"encoding/binary"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -53,6 +57,9 @@ func TestScripts(t *testing.T) {
 			"grepfile": cmdGrepFile,
 			"envfile":  cmdEnvFile,
 			"waitsize": cmdWaitSize,
+			"cmpfile":  cmdCmpFile,
+			"filesize": cmdFileSize,
+			"jsonnum":  cmdJSONNum,
 		},
 	})
 }
@@ -103,16 +110,128 @@ func cmdMkfile(ts *testscript.TestScript, neg bool, args []string) {
 	}
 	f, err := os.Create(ts.MkAbs(args[0]))
 	ts.Check(err)
-	w := bufio.NewWriter(f)
+	// Eight bytes per xorshift step, a buffer at a time: the scripts make
+	// files of hundreds of megabytes under the race detector.
+	buf := make([]byte, 1<<16)
 	x := uint64(0x9e3779b97f4a7c15)
-	for i := int64(0); i < size; i++ {
-		x ^= x << 13
-		x ^= x >> 7
-		x ^= x << 17
-		w.WriteByte(byte(x))
+	for size > 0 {
+		for i := 0; i < len(buf); i += 8 {
+			x ^= x << 13
+			x ^= x >> 7
+			x ^= x << 17
+			binary.LittleEndian.PutUint64(buf[i:], x)
+		}
+		n := min(size, int64(len(buf)))
+		_, err := f.Write(buf[:n])
+		ts.Check(err)
+		size -= n
 	}
-	ts.Check(w.Flush())
 	ts.Check(f.Close())
+}
+
+// cmdCmpFile compares two files of any size byte for byte without loading
+// them, and reports the first difference: cmpfile FILE1 FILE2. (testscript's
+// cmp reads both files whole and prints a diff, useless for big binaries.)
+func cmdCmpFile(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: cmpfile FILE1 FILE2")
+	}
+	a, err := os.Open(ts.MkAbs(args[0]))
+	ts.Check(err)
+	defer a.Close()
+	b, err := os.Open(ts.MkAbs(args[1]))
+	ts.Check(err)
+	defer b.Close()
+	ba, bb := make([]byte, 1<<20), make([]byte, 1<<20)
+	var off int64
+	for {
+		na, erra := io.ReadFull(a, ba)
+		nb, errb := io.ReadFull(b, bb)
+		n := min(na, nb)
+		if i := firstDiff(ba[:n], bb[:n]); i >= 0 {
+			ts.Fatalf("%s and %s differ at byte %d", args[0], args[1], off+int64(i))
+		}
+		off += int64(n)
+		if na != nb {
+			ts.Fatalf("%s and %s are equal for %d bytes, then one ends", args[0], args[1], off)
+		}
+		if erra != nil || errb != nil {
+			for _, err := range []error{erra, errb} {
+				if err != io.EOF && err != io.ErrUnexpectedEOF {
+					ts.Check(err)
+				}
+			}
+			return
+		}
+	}
+}
+
+func firstDiff(a, b []byte) int {
+	if bytes.Equal(a, b) {
+		return -1
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return len(a)
+}
+
+// cmdFileSize sets VAR to the size of FILE in bytes: filesize VAR FILE.
+func cmdFileSize(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 2 {
+		ts.Fatalf("usage: filesize VAR FILE")
+	}
+	fi, err := os.Stat(ts.MkAbs(args[1]))
+	ts.Check(err)
+	ts.Setenv(args[0], strconv.FormatInt(fi.Size(), 10))
+}
+
+// cmdJSONNum checks a number in the JSON events of get --json (a file of
+// one object per line): jsonnum FILE EVENT FIELD OP N, with OP one of =, <
+// and >. FIELD may be a sum, "received+resumed"; a field left out counts as
+// 0. Every event of that kind must pass, and there must be one.
+func cmdJSONNum(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) != 5 {
+		ts.Fatalf("usage: jsonnum FILE EVENT FIELD =|<|> N")
+	}
+	event, field, op := args[1], args[2], args[3]
+	want, err := strconv.ParseInt(args[4], 10, 64)
+	if err != nil {
+		ts.Fatalf("bad number %q", args[4])
+	}
+	seen := 0
+	for line := range strings.Lines(ts.ReadFile(args[0])) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(line), &m); err != nil {
+			ts.Fatalf("not a JSON object: %q", line)
+		}
+		if m["event"] != event {
+			continue
+		}
+		seen++
+		var got int64
+		for _, f := range strings.Split(field, "+") {
+			switch v := m[f].(type) {
+			case nil:
+			case float64:
+				got += int64(v)
+			default:
+				ts.Fatalf("%s: field %q is not a number: %v", event, f, v)
+			}
+		}
+		ok := op == "=" && got == want || op == "<" && got < want || op == ">" && got > want
+		if op != "=" && op != "<" && op != ">" {
+			ts.Fatalf("unknown operator %q", op)
+		}
+		if !ok {
+			ts.Fatalf("%s event: %s is %d, want %s %d", event, field, got, op, want)
+		}
+	}
+	if seen == 0 {
+		ts.Fatalf("no %s event in %s", event, args[0])
+	}
 }
 
 // cmdGrepFile is "grep" for a file that another command (a background
