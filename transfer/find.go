@@ -157,7 +157,7 @@ func globEntries(ss *session, pattern string) ([]wire.ManifestEntry, int, error)
 	if err := checkPattern(pattern); err != nil {
 		return nil, 0, err
 	}
-	root := ss.srv.root
+	src := ss.srv.src
 	limit := ss.srv.cfg.MaxFindEntries
 	comps := strings.Split(pattern, "/")
 	type match struct {
@@ -173,7 +173,7 @@ func globEntries(ss *session, pattern string) ([]wire.ManifestEntry, int, error)
 		for _, d := range cur {
 			if !isPattern(c) {
 				p := path.Join(d, c)
-				e, err := safefs.Lstat(root, p)
+				e, err := src.lstat(p)
 				if err == nil {
 					next = append(next, match{p, e})
 				} else if !errors.Is(err, safefs.ErrNotFound) && !errors.Is(err, safefs.ErrAccessDenied) {
@@ -184,7 +184,7 @@ func globEntries(ss *session, pattern string) ([]wire.ManifestEntry, int, error)
 			if dirs++; dirs > maxGlobDirs {
 				return nil, 0, fmt.Errorf("%w: the pattern reads more than %d folders", ErrTooLarge, maxGlobDirs)
 			}
-			entries, sk, err := safefs.ReadDir(root, d)
+			entries, sk, err := src.readDir(d)
 			if err != nil {
 				if errors.Is(err, safefs.ErrNotFound) || errors.Is(err, safefs.ErrAccessDenied) || errors.Is(err, safefs.ErrNotDir) {
 					continue // vanished or refused on the way: no match there
@@ -244,7 +244,7 @@ func sortManifest(es []wire.ManifestEntry) {
 // breadth first so that every folder comes before what it holds, with
 // paths relative to dir. Symlinks are listed, never followed.
 func treeEntries(ss *session, dir string) ([]wire.ManifestEntry, int, error) {
-	root := ss.srv.root
+	src := ss.srv.src
 	limit := ss.srv.cfg.MaxFindEntries
 	if dir == "." {
 		dir = ""
@@ -257,7 +257,7 @@ func treeEntries(ss *session, dir string) ([]wire.ManifestEntry, int, error) {
 	for len(queue) > 0 {
 		rel := queue[0]
 		queue = queue[1:]
-		entries, sk, err := safefs.ReadDir(root, path.Join(dir, rel))
+		entries, sk, err := src.readDir(path.Join(dir, rel))
 		if err != nil {
 			if rel != "" && (errors.Is(err, safefs.ErrNotFound) || errors.Is(err, safefs.ErrNotDir)) {
 				continue // removed or replaced while walking

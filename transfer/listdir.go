@@ -2,17 +2,16 @@ package transfer
 
 import (
 	"io/fs"
-	"os"
 
 	"github.com/ferryproject/ferry/internal/safefs"
 	"github.com/ferryproject/ferry/internal/wire"
 )
 
-// listDir lists the directory p ("" is the root) beneath root as wire
-// entries, with the number of entries left out because their names break
-// the name rule.
-func listDir(root *os.Root, p string) ([]wire.Entry, int, error) {
-	entries, skipped, err := safefs.ReadDir(root, p)
+// listDir lists the directory p ("" is the root) of src as wire entries,
+// with the number of entries left out because their names break the name
+// rule.
+func listDir(src source, p string) ([]wire.Entry, int, error) {
+	entries, skipped, err := src.readDir(p)
 	if err != nil {
 		return nil, 0, err
 	}

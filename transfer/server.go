@@ -70,12 +70,12 @@ type ServerConfig struct {
 	testHookBeforeCopy func(path string)
 }
 
-// Server serves the files beneath one directory.
+// Server serves the files beneath one directory, or the synthetic files
+// of ferry bench.
 type Server struct {
-	root *os.Root
-	cfg  ServerConfig
-	log  *slog.Logger
-	open safefs.OpenOptions
+	src source
+	cfg ServerConfig
+	log *slog.Logger
 
 	ctx    context.Context // cancelled when Shutdown or Close begins
 	cancel context.CancelFunc
@@ -92,10 +92,41 @@ type Server struct {
 // NewServer returns a Server for the files beneath rootDir, which it opens
 // once with os.OpenRoot and keeps open until Close.
 func NewServer(rootDir string, cfg ServerConfig) (*Server, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	root, err := os.OpenRoot(rootDir)
+	if err != nil {
+		return nil, fmt.Errorf("transfer: open served folder: %w", err)
+	}
+	return newServer(rootSource{root: root}, cfg), nil
+}
+
+// NewBenchServer returns a Server for no folder but the synthetic,
+// read-only files of ferry bench (package internal/benchdata): a tree whose
+// names carry the sizes ("bulk-1GiB.bin", "small-1000x64KiB/0000000.bin",
+// "parallel-4x64MiB/0.bin"), with the same bytes "ferry bench --prepare"
+// writes, generated as they are sent. The root lists the default workload;
+// every other name of the scheme within its caps is found when asked for.
+// Nothing is read from or written to a disk.
+func NewBenchServer(cfg ServerConfig) (*Server, error) {
+	if err := cfg.check(); err != nil {
+		return nil, err
+	}
+	return newServer(benchSource{}, cfg), nil
+}
+
+// check refuses negative and out-of-range limits.
+func (cfg *ServerConfig) check() error {
 	if cfg.MaxSessions < 0 || cfg.MaxTransfersPerSession < 0 || cfg.MaxTransfersPerSession > 65535 ||
 		cfg.HeaderTimeout < 0 || cfg.IdleTimeout < 0 || cfg.WriteTimeout < 0 || cfg.MaxFindEntries < 0 {
-		return nil, errors.New("transfer: negative or out-of-range limit in ServerConfig")
+		return errors.New("transfer: negative or out-of-range limit in ServerConfig")
 	}
+	return nil
+}
+
+// newServer fills in cfg's defaults and returns a Server for src.
+func newServer(src source, cfg ServerConfig) *Server {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -117,12 +148,8 @@ func NewServer(rootDir string, cfg ServerConfig) (*Server, error) {
 	if cfg.MaxFindEntries == 0 {
 		cfg.MaxFindEntries = DefaultMaxFindEntries
 	}
-	root, err := os.OpenRoot(rootDir)
-	if err != nil {
-		return nil, fmt.Errorf("transfer: open served folder: %w", err)
-	}
 	s := &Server{
-		root:      root,
+		src:       src,
 		cfg:       cfg,
 		log:       cfg.Logger,
 		sessions:  make(map[*session]struct{}),
@@ -130,7 +157,7 @@ func NewServer(rootDir string, cfg ServerConfig) (*Server, error) {
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.bufs.New = func() any { b := make([]byte, bufSize); return &b }
-	return s, nil
+	return s
 }
 
 // Serve accepts sessions from l and serves them until ctx is done (it then
@@ -214,12 +241,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	go func() { s.wg.Wait(); close(done) }()
 	select {
 	case <-done:
-		s.root.Close()
+		s.src.close()
 		return nil
 	case <-ctx.Done():
 		s.closeSessions()
 		<-done
-		s.root.Close()
+		s.src.close()
 		return ctx.Err()
 	}
 }
@@ -236,7 +263,7 @@ func (s *Server) Close() error {
 	s.mu.Unlock()
 	s.closeSessions()
 	s.wg.Wait()
-	return s.root.Close()
+	return s.src.close()
 }
 
 func (s *Server) closeSessions() {
@@ -646,7 +673,7 @@ func (ss *session) list(m *wire.List) {
 	if p == "." {
 		p = ""
 	}
-	entries, skipped, err := listDir(ss.srv.root, p)
+	entries, skipped, err := listDir(ss.srv.src, p)
 	if err != nil {
 		code, msg := ss.mapFSError("list", m.Path, err)
 		ss.sendError(m.ID, code, msg)
@@ -691,7 +718,7 @@ func (ss *session) get(m *wire.Get) {
 		fail(wire.CodeBadRequest, fmt.Sprintf("unsupported digest algorithm %d", m.Algorithm))
 		return
 	}
-	f, fi, err := ss.srv.open.OpenRegular(ss.srv.root, m.Path)
+	f, fi, err := ss.srv.src.openRegular(m.Path)
 	if err != nil {
 		fail(ss.mapFSError("get", m.Path, err))
 		return
@@ -781,13 +808,10 @@ func (ss *session) get(m *wire.Get) {
 // sendfile path would skip one copy on plain TCP, but the digest would then
 // cover bytes read in a second pass, not the bytes sent.) It returns the
 // stream abort code to use on failure, or 0 when the stream already failed.
-func (ss *session) copyFile(st transport.Stream, f *os.File, h io.Writer, offset, size int64, buf []byte) (transport.ErrorCode, error) {
-	if _, err := f.Seek(offset, io.SeekStart); err != nil {
-		return wire.StreamFailed, err
-	}
+func (ss *session) copyFile(st transport.Stream, f servedFile, h io.Writer, offset, size int64, buf []byte) (transport.ErrorCode, error) {
 	left := size - offset
 	for left > 0 {
-		n, err := f.Read(buf[:min(int64(len(buf)), left)])
+		n, err := f.ReadAt(buf[:min(int64(len(buf)), left)], size-left)
 		if n > 0 {
 			h.Write(buf[:n])
 			st.SetWriteDeadline(time.Now().Add(ss.srv.cfg.WriteTimeout))
@@ -808,8 +832,8 @@ func (ss *session) copyFile(st transport.Stream, f *os.File, h io.Writer, offset
 
 // checkUnchanged reports whether f grew, or its size or mtime changed,
 // since it was opened.
-func checkUnchanged(f *os.File, size int64, mtime time.Time, buf []byte) error {
-	if n, _ := f.Read(buf[:1]); n > 0 {
+func checkUnchanged(f servedFile, size int64, mtime time.Time, buf []byte) error {
+	if n, _ := f.ReadAt(buf[:1], size); n > 0 {
 		return errors.New("file grew")
 	}
 	fi, err := f.Stat()
