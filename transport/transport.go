@@ -29,6 +29,7 @@ package transport
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -67,6 +68,11 @@ type Transport interface {
 type Listener interface {
 	// Accept waits for the next session whose handshake has completed. After
 	// Close it returns an error that unwraps to net.ErrClosed.
+	//
+	// A QUIC listener configured to accept early data also hands out a
+	// session whose client resumed with 0-RTT as soon as it arrives, before
+	// the handshake completes, so that its first requests are answered
+	// without waiting a round trip; see HandshakeState.
 	Accept(ctx context.Context) (Session, error)
 
 	// Addr is the address the listener is bound to, with the real port when
@@ -110,6 +116,37 @@ type Session interface {
 	LocalAddr() net.Addr
 	RemoteAddr() net.Addr
 }
+
+// HandshakeStater is implemented by the sessions of the transports that run
+// TLS (tls and quic). Plain TCP sessions implement it too and report
+// ErrNoTLS.
+type HandshakeStater interface {
+	// HandshakeState waits until the session's handshake has completed (it
+	// may still be running on a session that sent or accepted early data)
+	// and describes it. ctx bounds the wait.
+	HandshakeState(ctx context.Context) (HandshakeState, error)
+}
+
+// HandshakeState says how a session's security was set up.
+type HandshakeState struct {
+	// TLS is the connection state of the session's TLS handshake (of its
+	// first connection, on the TCP-based transport). TLS.DidResume tells
+	// a resumed session, which skipped the certificate exchange but was
+	// verified all the same: a resumption ticket is only issued by the
+	// server that was verified when it was made, and ferry's
+	// verification callbacks run on resumed handshakes too.
+	TLS tls.ConnectionState
+
+	// EarlyData is true when the client sent its first requests in 0-RTT,
+	// before the handshake completed, and the server accepted them. Early
+	// data can be replayed by an attacker who recorded it, so a protocol
+	// must only send requests there that are safe to repeat (ferry's are
+	// all read-only: echo, list, fetch).
+	EarlyData bool
+}
+
+// ErrNoTLS reports a handshake state asked of a plain TCP session.
+var ErrNoTLS = errors.New("the session does not use TLS")
 
 // Stream is one reliable, ordered, bidirectional byte stream within a
 // Session. It is a net.Conn, so io.Copy, deadlines and nettest work on it.

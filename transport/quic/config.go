@@ -84,6 +84,26 @@ type Config struct {
 	// Default nil: no stateless resets are sent.
 	StatelessResetKey *[32]byte
 
+	// EarlyData turns on 0-RTT. On a listening Transport it accepts
+	// requests that a returning client sends in 0-RTT, and hands such a
+	// session to Accept before its handshake completes, so that the first
+	// reply leaves one round trip after the client started; sessions
+	// without 0-RTT are still handed out only once their handshake has
+	// completed. On a dialing Transport, Dial returns before the handshake
+	// completes when it holds a resumption ticket from an earlier session
+	// with the same server (through this Transport), and what is written
+	// first travels in 0-RTT. If the server rejects it (a restarted server
+	// no longer knows the ticket), the streams opened before the handshake
+	// completed are opened again and their bytes sent again, so the
+	// caller never sees the rejection.
+	//
+	// 0-RTT data can be replayed by whoever recorded it, so both sides
+	// must only put there what is safe to repeat: ferry's requests are all
+	// read-only. A server that authenticates clients by certificate should
+	// leave it off, so that no request is served before the client's
+	// certificate of this handshake has been checked. Default off.
+	EarlyData bool
+
 	// quic-go's RequireStreamCreditRelease is deliberately not offered: with
 	// it, a stream's credit returns only when the application releases it
 	// explicitly, and a caller that ends a stream with CloseWrite and a read
@@ -125,6 +145,7 @@ func (c Config) quicConfig(dialer bool) *quicgo.Config {
 	// A starting window above its maximum would make no sense.
 	qc.InitialStreamReceiveWindow = min(quicgoInitialStreamWindow, qc.MaxStreamReceiveWindow)
 	qc.InitialConnectionReceiveWindow = min(quicgoInitialConnectionWindow, qc.MaxConnectionReceiveWindow)
+	qc.Allow0RTT = c.EarlyData && !dialer
 	if dialer {
 		// The listening side never opens streams, so a dialed session
 		// grants it none: the direction rule holds on the wire too.
@@ -142,4 +163,10 @@ func orDefault[T comparable](v, def T) T {
 		return def
 	}
 	return v
+}
+
+// handshakeTimeout is the longest a handshake may take: quic-go gives up
+// after twice HandshakeIdleTimeout.
+func (c Config) handshakeTimeout() time.Duration {
+	return 2 * orDefault(c.HandshakeTimeout, DefaultHandshakeTimeout)
 }

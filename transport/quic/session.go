@@ -21,9 +21,20 @@ type session struct {
 	// ctx ends with the connection; its cause is the translated close
 	// error, so that nothing quic-go specific leaks through Context.
 	ctx context.Context
+
+	// early is set on a session dialed with 0-RTT, until and after its
+	// handshake completes; nil otherwise.
+	early *early
+
+	// handshakeTimeout bounds how long CloseWithError waits for a
+	// handshake still in progress (0-RTT sessions).
+	handshakeTimeout time.Duration
 }
 
-var _ transport.Session = (*session)(nil)
+var (
+	_ transport.Session         = (*session)(nil)
+	_ transport.HandshakeStater = (*session)(nil)
+)
 
 func newSession(conn *quicgo.Conn, dialed bool) *session {
 	ctx, cancel := context.WithCancelCause(context.Background())
@@ -39,6 +50,11 @@ func newSession(conn *quicgo.Conn, dialed bool) *session {
 func (s *session) OpenStream(ctx context.Context) (transport.Stream, error) {
 	if !s.dialed {
 		return nil, sideErr("open stream")
+	}
+	if s.early != nil {
+		if st, ok, err := s.openEarly(ctx); ok {
+			return st, err
+		}
 	}
 	str, err := s.conn.OpenStreamSync(ctx)
 	if err != nil {
@@ -62,9 +78,42 @@ func (s *session) AcceptStream(ctx context.Context) (transport.Stream, error) {
 
 // CloseWithError sends CONNECTION_CLOSE with code and reason and returns
 // once it has been sent. Streams fail at once; unacknowledged data is lost.
+//
+// On a session whose handshake is still running (one that sent or accepted
+// 0-RTT), it first waits for the handshake, at most the handshake timeout:
+// a close sent before then travels in packets that cannot carry the code
+// and the reason (RFC 9000, section 10.2.3), and the peer would learn
+// neither.
 func (s *session) CloseWithError(code transport.ErrorCode, reason string) error {
+	select {
+	case <-s.conn.HandshakeComplete():
+	default:
+		t := time.NewTimer(s.handshakeTimeout)
+		select {
+		case <-s.conn.HandshakeComplete():
+		case <-s.conn.Context().Done():
+		case <-t.C:
+		}
+		t.Stop()
+	}
 	// quic-go's CloseWithError always returns nil and ignores repeats.
 	return s.conn.CloseWithError(quicgo.ApplicationErrorCode(code), reason)
+}
+
+// HandshakeState waits for the handshake to complete and describes it. On
+// either side, EarlyData tells that the client's 0-RTT data was accepted.
+func (s *session) HandshakeState(ctx context.Context) (transport.HandshakeState, error) {
+	select {
+	case <-s.conn.HandshakeComplete():
+	case <-ctx.Done():
+		return transport.HandshakeState{}, wrapErr("handshake state", ctx.Err())
+	}
+	cs := s.conn.ConnectionState()
+	if !cs.TLS.HandshakeComplete {
+		// HandshakeComplete is closed when the handshake fails too.
+		return transport.HandshakeState{}, wrapErr("handshake state", context.Cause(s.conn.Context()))
+	}
+	return transport.HandshakeState{TLS: cs.TLS, EarlyData: cs.Used0RTT}, nil
 }
 
 func (s *session) Context() context.Context { return s.ctx }

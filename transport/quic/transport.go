@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"time"
 
 	quicgo "github.com/quic-go/quic-go"
 
@@ -46,6 +47,11 @@ func New(tlsConf *tls.Config, cfg Config) (*Transport, error) {
 	tc := tlsConf.Clone()
 	tc.MinVersion = tls.VersionTLS13
 	tc.NextProtos = []string{transport.ALPN}
+	if tc.ClientSessionCache == nil {
+		// Later sessions to the same server resume (and, with EarlyData,
+		// may use 0-RTT). Resumed handshakes run VerifyConnection too.
+		tc.ClientSessionCache = tls.NewLRUClientSessionCache(64)
+	}
 	return &Transport{tlsConf: tc, cfg: cfg, sessions: make(map[*session]struct{})}, nil
 }
 
@@ -57,6 +63,9 @@ func (t *Transport) Name() string { return "quic" }
 // verified. ctx bounds name resolution and the handshake. When the TLS
 // configuration names no ServerName, the host part of addr is verified, as
 // crypto/tls.Dial does.
+//
+// With Config.EarlyData and a ticket from an earlier session with the same
+// server, Dial returns before the handshake completes; see Config.EarlyData.
 //
 // Errors: a server that does not offer ferry/1 (or speaks no QUIC version we
 // know) yields an error that unwraps to transport.ErrWrongProtocol; a
@@ -76,11 +85,30 @@ func (t *Transport) Dial(ctx context.Context, addr string) (transport.Session, e
 	if tc.ServerName == "" {
 		tc.ServerName = host
 	}
-	conn, err := qt.Dial(ctx, raddr, tc, t.cfg.quicConfig(true))
+	dial := qt.Dial
+	if t.cfg.EarlyData {
+		dial = qt.DialEarly
+	}
+	conn, err := dial(ctx, raddr, tc, t.cfg.quicConfig(true))
 	if err != nil {
 		return nil, wrapErr(op, err)
 	}
 	s := newSession(conn, true)
+	s.handshakeTimeout = t.cfg.handshakeTimeout()
+	if t.cfg.EarlyData {
+		select {
+		case <-conn.HandshakeComplete():
+			// No 0-RTT was sent (there was no ticket, or the handshake
+			// won the race). If the server refused a ticket's 0-RTT
+			// anyway, quic-go holds back new streams until told to go
+			// on; NextConnection does that and returns at once.
+			if _, err := conn.NextConnection(ctx); err != nil {
+				return nil, wrapErr(op, err)
+			}
+		default:
+			s.watchEarly()
+		}
+	}
 
 	t.mu.Lock()
 	if t.closed {
@@ -203,14 +231,20 @@ func (t *Transport) Listen(ctx context.Context, addr string) (transport.Listener
 	}
 	udp := pc.(*net.UDPConn) // "udp" always gives a *net.UDPConn, which quic-go needs for GSO
 	qt := &quicgo.Transport{Conn: udp, StatelessResetKey: (*quicgo.StatelessResetKey)(t.cfg.StatelessResetKey)}
-	ln, err := qt.Listen(t.tlsConf, t.cfg.quicConfig(false))
+	var ln acceptor
+	if t.cfg.EarlyData {
+		ln, err = qt.ListenEarly(t.tlsConf, t.cfg.quicConfig(false))
+	} else {
+		ln, err = qt.Listen(t.tlsConf, t.cfg.quicConfig(false))
+	}
 	if err != nil {
 		qt.Close()
 		udp.Close()
 		return nil, wrapErr(op, err)
 	}
 	l := &listener{ln: ln, qt: qt, udp: udp, gone: make(chan struct{}),
-		queue: make(chan *quicgo.Conn, acceptQueue), acceptDone: make(chan struct{})}
+		queue: make(chan *quicgo.Conn, acceptQueue), acceptDone: make(chan struct{}),
+		early: t.cfg.EarlyData, handshakeTimeout: t.cfg.handshakeTimeout(), handshakes: make(chan struct{}, maxEarlyHandshakes), stop: make(chan struct{})}
 	go l.acceptLoop()
 	return l, nil
 }
@@ -221,9 +255,28 @@ func (t *Transport) Listen(ctx context.Context, addr string) (transport.Listener
 // does nothing but take them off quic-go's queue keeps that from happening.
 const acceptQueue = 256
 
+// maxEarlyHandshakes bounds the sessions of an early-data listener that
+// wait for their handshake to complete before they are queued for Accept.
+// Each costs a goroutine; beyond the bound the server is overloaded and a
+// new session is refused at once.
+const maxEarlyHandshakes = 1024
+
+// acceptor is quic-go's Listener or EarlyListener.
+type acceptor interface {
+	Accept(context.Context) (*quicgo.Conn, error)
+	Close() error
+}
+
 // acceptLoop moves sessions from quic-go's small queue to l.queue. Beyond
 // acceptQueue waiting sessions the server is overloaded, and a new session
 // is closed at once with a clear reason.
+//
+// An early-data listener gets sessions from quic-go before their handshake
+// completes. Only those whose client resumed with 0-RTT are queued at once:
+// their requests were sent under a key that only a client of an earlier,
+// verified session holds. Every other session waits for its handshake, as
+// with a plain listener, so that a flood of forged first packets cannot
+// fill the server's session slots.
 func (l *listener) acceptLoop() {
 	defer close(l.acceptDone)
 	for {
@@ -232,13 +285,41 @@ func (l *listener) acceptLoop() {
 			l.mu.Lock()
 			l.acceptErr = err
 			l.mu.Unlock()
+			l.waiting.Wait()
 			return
 		}
-		select {
-		case l.queue <- conn:
-		default:
-			conn.CloseWithError(quicgo.ApplicationErrorCode(transport.CodeInternal), "server busy: too many sessions waiting")
+		if !l.early || conn.ConnectionState().Used0RTT {
+			l.enqueue(conn)
+			continue
 		}
+		select {
+		case l.handshakes <- struct{}{}:
+		default:
+			conn.CloseWithError(quicgo.ApplicationErrorCode(transport.CodeInternal), "server busy: too many handshakes in progress")
+			continue
+		}
+		l.waiting.Go(func() {
+			defer func() { <-l.handshakes }()
+			select {
+			case <-conn.HandshakeComplete():
+				// HandshakeComplete is also closed when the handshake
+				// fails; enqueue only a live session.
+				if conn.Context().Err() == nil {
+					l.enqueue(conn)
+				}
+			case <-conn.Context().Done():
+			case <-l.stop:
+				conn.CloseWithError(quicgo.ApplicationErrorCode(transport.CodeNoError), "listener closed")
+			}
+		})
+	}
+}
+
+func (l *listener) enqueue(conn *quicgo.Conn) {
+	select {
+	case l.queue <- conn:
+	default:
+		conn.CloseWithError(quicgo.ApplicationErrorCode(transport.CodeInternal), "server busy: too many sessions waiting")
 	}
 }
 
@@ -246,12 +327,18 @@ func (l *listener) acceptLoop() {
 // until the last accepted session has ended, because closing them would
 // kill those sessions without a CONNECTION_CLOSE.
 type listener struct {
-	ln  *quicgo.Listener
+	ln  acceptor
 	qt  *quicgo.Transport
 	udp *net.UDPConn
 
 	queue      chan *quicgo.Conn // handshaken sessions waiting for Accept
 	acceptDone chan struct{}     // closed when acceptLoop ends
+
+	early            bool           // sessions come from quic-go before their handshake completes
+	handshakeTimeout time.Duration  // the longest a handshake may take
+	handshakes       chan struct{}  // slots for sessions waiting for their handshake
+	waiting          sync.WaitGroup // those waits
+	stop             chan struct{}  // closed by Close: waiting sessions are refused
 
 	mu        sync.Mutex
 	acceptErr error // why acceptLoop ended
@@ -287,6 +374,7 @@ func (l *listener) Accept(ctx context.Context) (transport.Session, error) {
 		}
 	}
 	s := newSession(conn, false)
+	s.handshakeTimeout = l.handshakeTimeout
 	l.mu.Lock()
 	if l.closed {
 		// Close won the race: this session was never handed out.
@@ -324,6 +412,7 @@ func (l *listener) Close() error {
 	l.closed = true
 	release := l.live == 0
 	l.mu.Unlock()
+	close(l.stop)
 	err := wrapErr("close listener", l.ln.Close())
 	// Sessions that completed their handshake but were never accepted.
 	<-l.acceptDone

@@ -1,6 +1,7 @@
 package tcp
 
 import (
+	"crypto/tls"
 	"net"
 	"os"
 	"sync"
@@ -190,4 +191,9 @@ func (a *asyncWriteConn) Close() error {
 		err = a.raw.Close()
 	})
 	return err
+}
+
+// ConnectionState returns the state of the TLS connection underneath.
+func (a *asyncWriteConn) ConnectionState() tls.ConnectionState {
+	return a.Conn.(*tls.Conn).ConnectionState()
 }

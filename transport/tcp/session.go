@@ -2,6 +2,7 @@ package tcp
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"net"
 	"sync"
@@ -43,7 +44,10 @@ type session struct {
 	err        error         // why the session ended
 }
 
-var _ transport.Session = (*session)(nil)
+var (
+	_ transport.Session         = (*session)(nil)
+	_ transport.HandshakeStater = (*session)(nil)
+)
 
 func newSession(t *Transport, id sessionID, client bool, sig *streamConn, lst *listener, plain bool) *session {
 	ctx, cancel := context.WithCancelCause(context.Background())
@@ -330,4 +334,16 @@ func (s *session) end(err error) bool {
 func (s *session) sigLost(err error) bool {
 	serr, ok := err.(*transport.SessionError)
 	return !ok || serr.Remote
+}
+
+// HandshakeState describes the TLS handshake of the signalling connection,
+// which the session's Dial or Accept completed. crypto/tls over TCP has no
+// 0-RTT, so EarlyData is always false. A plain TCP session reports
+// transport.ErrNoTLS.
+func (s *session) HandshakeState(ctx context.Context) (transport.HandshakeState, error) {
+	tc, ok := s.sig.nc.(interface{ ConnectionState() tls.ConnectionState })
+	if s.plain || !ok {
+		return transport.HandshakeState{}, transport.ErrNoTLS
+	}
+	return transport.HandshakeState{TLS: tc.ConnectionState()}, nil
 }

@@ -809,6 +809,11 @@ func (s Suite) testListener(t *testing.T) {
 		dctx, cancel := context.WithTimeout(ctx, scaled(5*time.Second))
 		defer cancel()
 		sess, err := client.Dial(dctx, addr)
+		if err == nil && s.EarlyDial {
+			// The dial returned before the handshake; the first
+			// exchange must fail instead.
+			err = firstExchange(dctx, sess)
+		}
 		if err == nil {
 			sess.CloseWithError(transport.CodeNoError, "")
 			t.Errorf("Transport.Dial to a closed listener at %s succeeded", addr)
@@ -852,4 +857,23 @@ func (s Suite) testStreamReuse(t *testing.T) {
 			t.Fatalf("stream %d of %d: the opening side read %q, then %v; want %q, then io.EOF", i+1, n, got, err, answer)
 		}
 	}
+}
+
+// firstExchange opens a stream on sess, writes a byte and reads one back,
+// and returns the first error.
+func firstExchange(ctx context.Context, sess transport.Session) error {
+	defer sess.CloseWithError(transport.CodeNoError, "")
+	st, err := sess.OpenStream(ctx)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if d, ok := ctx.Deadline(); ok {
+		st.SetDeadline(d)
+	}
+	if _, err := st.Write([]byte{'?'}); err != nil {
+		return err
+	}
+	_, err = st.Read(make([]byte, 1))
+	return err
 }

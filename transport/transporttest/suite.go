@@ -87,6 +87,11 @@ type Suite struct {
 	// something else, e.g. an HTTP response) and returns its address.
 	// Optional: nil skips that test with a message.
 	WrongProtocolServer func(t *testing.T) string
+
+	// EarlyDial says that Dial may return before the handshake completes
+	// (QUIC with 0-RTT and a ticket in hand): a dial to a closed port then
+	// succeeds, and the failure shows up on the first stream instead.
+	EarlyDial bool
 }
 
 // Run runs every check of the suite as a subtest of t. See the package
