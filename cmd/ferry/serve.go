@@ -29,6 +29,7 @@ on one port (TCP for TLS, UDP for QUIC), until interrupted.
 
 Usage:
   ferry serve [flags] ROOT
+  ferry serve [flags] --bench     serve the synthetic files of "ferry bench"
 
 On first start the server creates its identity (a key and a self-signed
 certificate) in the state folder and prints its fingerprint; give that to
@@ -51,6 +52,14 @@ Flags:
                           scripts that use port 0; removed on exit
   --grace DURATION        on SIGINT or SIGTERM, let transfers in progress finish
                           for this long before closing them (default 5s)
+  --bench                 serve no folder but the files "ferry bench HOST:PORT"
+                          fetches, made up as they are sent: read-only, nothing
+                          read from or written to disk. Their names carry their
+                          sizes (bulk-1GiB.bin, small-1000x64KiB/0000000.bin,
+                          parallel-4x64MiB/0.bin), so any workload the client
+                          picks is there, up to bulk 64GiB, small 100000x16MiB
+                          and parallel 64x64GiB. The bytes are those of
+                          "ferry bench --prepare". ls shows the default workload.
 
 Output:
   A startup line and request logs (log/slog text) on stderr; nothing on stdout.
@@ -59,6 +68,7 @@ Examples:
   ferry serve ~/shared
   ferry serve --listen 127.0.0.1:0 --addr-file /tmp/addr --transports tls,quic,tcp .
   ferry serve --cert server.crt --key server.key --client-ca ca.crt /srv/files
+  ferry serve --bench --transports tls,quic,tcp
 `
 
 type serveFlags struct {
@@ -70,6 +80,7 @@ type serveFlags struct {
 	clientCA   string
 	addrFile   string
 	grace      time.Duration
+	bench      bool
 }
 
 func serveMain(c *cli, args []string) int {
@@ -83,17 +94,27 @@ func serveMain(c *cli, args []string) int {
 	fs.StringVar(&f.clientCA, "client-ca", "", "")
 	fs.StringVar(&f.addrFile, "addr-file", "", "")
 	fs.DurationVar(&f.grace, "grace", 5*time.Second, "")
+	fs.BoolVar(&f.bench, "bench", false, "")
 	pos, status, done := c.parse(fs, "serve", serveHelp, args)
 	if done {
 		return status
 	}
-	if len(pos) != 1 {
-		return c.misuse("serve", usagef("serve needs exactly one folder to serve: ferry serve [flags] ROOT"))
+	switch {
+	case f.bench && len(pos) > 0:
+		// One tree per server: the bench names would shadow or be shadowed
+		// by a folder's own files.
+		return c.misuse("serve", usagef("--bench serves the synthetic bench files instead of a folder: give --bench or ROOT, not both"))
+	case !f.bench && len(pos) != 1:
+		return c.misuse("serve", usagef("serve needs exactly one folder to serve: ferry serve [flags] ROOT (or --bench)"))
 	}
 	if err := f.check(); err != nil {
 		return c.misuse("serve", err)
 	}
-	return c.serve(pos[0], &f)
+	root := ""
+	if !f.bench {
+		root = pos[0]
+	}
+	return c.serve(root, &f)
 }
 
 // check validates the flags without touching the disk or the network.
@@ -138,11 +159,15 @@ func (f *serveFlags) check() error {
 	return nil
 }
 
+// serve serves the folder root, or the synthetic bench files with --bench
+// (root is then "").
 func (c *cli) serve(root string, f *serveFlags) int {
-	if st, err := os.Stat(root); err != nil {
-		return c.report(fmt.Errorf("cannot serve %s: %w", root, err))
-	} else if !st.IsDir() {
-		return c.report(fmt.Errorf("cannot serve %s: not a folder", root))
+	if !f.bench {
+		if st, err := os.Stat(root); err != nil {
+			return c.report(fmt.Errorf("cannot serve %s: %w", root, err))
+		} else if !st.IsDir() {
+			return c.report(fmt.Errorf("cannot serve %s: not a folder", root))
+		}
 	}
 
 	var tlsConf *tls.Config
@@ -173,7 +198,12 @@ func (c *cli) serve(root string, f *serveFlags) int {
 		return c.report(err)
 	}
 	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
-	srv, err := transfer.NewServer(root, transfer.ServerConfig{Logger: logger})
+	var srv *transfer.Server
+	if f.bench {
+		srv, err = transfer.NewBenchServer(transfer.ServerConfig{Logger: logger})
+	} else {
+		srv, err = transfer.NewServer(root, transfer.ServerConfig{Logger: logger})
+	}
 	if err != nil {
 		for _, ln := range listeners {
 			ln.Close()
@@ -199,7 +229,11 @@ func (c *cli) serve(root string, f *serveFlags) int {
 	if f.transports.has("tcp") {
 		c.warnf("%s", plaintextWarning)
 	}
-	line := fmt.Sprintf("serving %s on %s (%s)", root, addr, strings.Join(f.transports, ", "))
+	what := root
+	if f.bench {
+		what = "the synthetic bench files (no folder)"
+	}
+	line := fmt.Sprintf("serving %s on %s (%s)", what, addr, strings.Join(f.transports, ", "))
 	if id != nil {
 		line += "; fingerprint " + id.Fingerprint().String()
 	}
@@ -346,7 +380,11 @@ func listenOnce(ctx context.Context, f *serveFlags, tlsConf *tls.Config, host, p
 		}
 	}
 	if f.transports.has("quic") {
-		tr, err := quic.New(tlsConf, quic.Config{})
+		// A returning client's requests may ride in 0-RTT: ferry's
+		// requests are all read-only, so a replay only repeats work. With
+		// client certificates, nothing is served before this handshake's
+		// certificate has been checked.
+		tr, err := quic.New(tlsConf, quic.Config{EarlyData: f.clientCA == ""})
 		if err != nil {
 			return fail(err)
 		}
