@@ -27,7 +27,7 @@ tidy-check:
 test: vet tidy-check lint
 	$(GO) test -race -count=1 -timeout 12m ./...
 	# QUIC 0-RTT tests, which quic-go's own race (#4303) keeps out of -race.
-	$(GO) test -count=1 -timeout 5m -run 'Early' ./transport/quic/
+	$(GO) test -count=1 -timeout 5m -run 'Early' ./transport/quic/ ./internal/bench/
 
 demo:
 	./scripts/demo.sh

@@ -357,14 +357,16 @@ func (c *cli) benchRemote(ctx context.Context, f *benchFlags) (*bench.Report, er
 	cfg := bench.Config{
 		Addr:       f.addr,
 		Transports: f.transports,
-		NewTransport: func(name string) (transport.Transport, error) {
+		NewTransport: func(name string, earlyData bool) (transport.Transport, error) {
 			switch name {
 			case "tcp":
 				return tcp.NewPlaintext(tcp.Config{}), nil
 			case "tls":
 				return tcp.NewTLS(tlsConf, tcp.Config{})
 			default:
-				return quic.New(tlsConf, qcfg)
+				qc := qcfg
+				qc.EarlyData = earlyData
+				return quic.New(tlsConf, qc)
 			}
 		},
 		Scenarios: f.scenarios,
@@ -397,7 +399,7 @@ func (c *cli) benchProgress(f *benchFlags) func(bench.Trial) {
 			round = "warm-up"
 		}
 		if t.Error != "" {
-			c.warnf("bench %s over %s, %s failed: %s", t.Scenario, t.Transport, round, sanitize(t.Error))
+			c.warnf("bench %s over %s, %s failed: %s", t.Scenario, t.Label(), round, sanitize(t.Error))
 			return
 		}
 		if f.quiet {
@@ -414,7 +416,7 @@ func (c *cli) benchProgress(f *benchFlags) func(bench.Trial) {
 		default:
 			v = fmt.Sprintf("%.0f MB/s", t.Value())
 		}
-		c.infof("bench %s over %s, %s: %s", t.Scenario, t.Transport, round, v)
+		c.infof("bench %s over %s, %s: %s", t.Scenario, t.Label(), round, v)
 	}
 }
 

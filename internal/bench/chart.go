@@ -112,7 +112,7 @@ func panel(sc string, rs []Result) (*plot.Plot, error) {
 	names := make([]string, len(rs))
 	top := 0.0
 	for i, res := range rs {
-		names[i] = res.Transport
+		names[i] = res.Label()
 		bar, err := plotter.NewBarChart(plotter.Values{res.Value.Median}, vg.Points(36))
 		if err != nil {
 			return nil, err

@@ -45,7 +45,8 @@ type Settings struct {
 type Result struct {
 	Scenario  string `json:"scenario"`
 	Transport string `json:"transport"`
-	Failed    int    `json:"failed"` // trials that failed, warm-up included
+	Handshake string `json:"handshake,omitempty"` // setup: full, resumed or 0-rtt
+	Failed    int    `json:"failed"`              // trials that failed, warm-up included
 
 	// Value summarizes Trial.Value: ms for setup, echo p50 ms, MB/s for
 	// bulk and parallel, files/s for small.
@@ -102,28 +103,58 @@ func (r *Report) Summarize() {
 	r.Results = nil
 	for _, sc := range Scenarios {
 		for _, tn := range r.Settings.Transports {
-			var ts []Trial
-			failed := 0
-			for _, t := range r.Trials {
-				if t.Scenario != sc || t.Transport != tn {
+			handshakes := []string{""}
+			if sc == Setup {
+				handshakes = Handshakes(tn)
+			}
+			for _, hs := range handshakes {
+				var ts []Trial
+				failed := 0
+				for _, t := range r.Trials {
+					if t.Scenario != sc || t.Transport != tn || (hs != "" && t.handshake() != hs) {
+						continue
+					}
+					if t.Error != "" {
+						failed++
+					} else if !t.Warmup {
+						ts = append(ts, t)
+					}
+				}
+				if len(ts) == 0 && failed == 0 {
 					continue
 				}
-				if t.Error != "" {
-					failed++
-				} else if !t.Warmup {
-					ts = append(ts, t)
-				}
+				r.Results = append(r.Results, summarize(sc, tn, hs, ts, failed))
 			}
-			if len(ts) == 0 && failed == 0 {
-				continue
-			}
-			r.Results = append(r.Results, summarize(sc, tn, ts, failed))
 		}
 	}
 }
 
-func summarize(sc, tn string, ts []Trial, failed int) Result {
-	res := Result{Scenario: sc, Transport: tn, Failed: failed, Unit: units[sc]}
+// handshake is the trial's Handshake; setup trials recorded before there
+// were several are full ones.
+func (t Trial) handshake() string {
+	if t.Scenario == Setup && t.Handshake == "" {
+		return HandshakeFull
+	}
+	return t.Handshake
+}
+
+// Label names the trial's transport, and for setup its handshake unless it
+// is a full one ("tls resumed", "quic 0-rtt").
+func (t Trial) Label() string {
+	return Result{Transport: t.Transport, Handshake: t.Handshake}.Label()
+}
+
+// Label names the result's row: the transport, and for setup the handshake
+// unless it is a full one ("tls resumed", "quic 0-rtt").
+func (r Result) Label() string {
+	if r.Handshake == "" || r.Handshake == HandshakeFull {
+		return r.Transport
+	}
+	return r.Transport + " " + r.Handshake
+}
+
+func summarize(sc, tn, hs string, ts []Trial, failed int) Result {
+	res := Result{Scenario: sc, Transport: tn, Handshake: hs, Failed: failed, Unit: units[sc]}
 	vals := collect(ts, Trial.Value)
 	res.Value = Summarize(vals)
 	var bytes, ops int64
@@ -209,7 +240,7 @@ func ReadJSON(path string) (*Report, error) {
 
 // scenarioTitles explain each table's figures.
 var scenarioTitles = map[string]string{
-	Setup:    "setup: a fresh transport's session; + ferry's hello; + the first echo reply, ms",
+	Setup:    "setup: the transport's session; + ferry's hello; + the first echo reply, ms",
 	Echo:     "echo: round-trip time on one session, ms",
 	Bulk:     "bulk: one file fetched and verified, MB/s",
 	Small:    "small: many files, concurrent Gets on one session, files/s",
@@ -299,7 +330,7 @@ func (r *Report) WriteTable(w io.Writer) error {
 				if v.N == 0 {
 					res.SessionMs, res.HelloMs = math.NaN(), math.NaN()
 				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", res.Transport, num(res.SessionMs), num(res.HelloMs), num(v.Median), rng, cpu, res.Failed)
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%d\t\n", res.Label(), num(res.SessionMs), num(res.HelloMs), num(v.Median), rng, cpu, res.Failed)
 			case Bulk:
 				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t\n", res.Transport, num(v.Median), rng, cpu, res.Failed)
 			case Echo:

@@ -36,8 +36,10 @@ type Config struct {
 	Transports []string
 
 	// NewTransport returns a fresh client transport by name: fresh
-	// sockets, no session cache shared with earlier trials.
-	NewTransport func(name string) (transport.Transport, error)
+	// sockets, no session cache shared with earlier trials. earlyData asks
+	// the QUIC transport to send its first requests in 0-RTT when it holds
+	// a ticket (quic.Config.EarlyData); the others ignore it.
+	NewTransport func(name string, earlyData bool) (transport.Transport, error)
 
 	// Scenarios to run, a subset of Scenarios; they run in the order of
 	// Scenarios whatever the order here.
@@ -74,6 +76,11 @@ type Trial struct {
 	Scenario  string `json:"scenario"`
 	Transport string `json:"transport"`
 	Round     int    `json:"round"` // 0 is the warm-up round
+
+	// Handshake, for setup trials: "full" (a fresh transport), "resumed"
+	// (a transport that holds a ticket from an earlier session with the
+	// server) or "0-rtt" (resumed, first requests in 0-RTT).
+	Handshake string `json:"handshake,omitempty"`
 	Warmup    bool   `json:"warmup,omitempty"`
 
 	// Seconds is the wall time of the timed part: from the dial to the
@@ -173,17 +180,23 @@ func Run(ctx context.Context, cfg Config) ([]Trial, error) {
 		}
 		for round := 0; round <= rounds; round++ {
 			for _, tn := range cfg.Transports {
-				if err := ctx.Err(); err != nil {
-					return trials, context.Cause(ctx)
+				handshakes := []string{""}
+				if sc == Setup {
+					handshakes = Handshakes(tn)
 				}
-				t := runTrial(ctx, &cfg, sc, tn)
-				t.Round, t.Warmup = round, round == 0
-				if ctx.Err() != nil {
-					return trials, context.Cause(ctx)
-				}
-				trials = append(trials, t)
-				if cfg.Progress != nil {
-					cfg.Progress(t)
+				for _, hs := range handshakes {
+					if err := ctx.Err(); err != nil {
+						return trials, context.Cause(ctx)
+					}
+					t := runTrial(ctx, &cfg, sc, tn, hs)
+					t.Round, t.Warmup = round, round == 0
+					if ctx.Err() != nil {
+						return trials, context.Cause(ctx)
+					}
+					trials = append(trials, t)
+					if cfg.Progress != nil {
+						cfg.Progress(t)
+					}
 				}
 			}
 		}
@@ -191,17 +204,37 @@ func Run(ctx context.Context, cfg Config) ([]Trial, error) {
 	return trials, nil
 }
 
+// The handshakes that setup measures.
+const (
+	HandshakeFull    = "full"
+	HandshakeResumed = "resumed"
+	Handshake0RTT    = "0-rtt"
+)
+
+// Handshakes lists the handshakes setup measures over a transport: TLS can
+// resume a session (crypto/tls has no 0-RTT over TCP); QUIC can resume and
+// send its first requests in 0-RTT.
+func Handshakes(transportName string) []string {
+	switch transportName {
+	case "tls":
+		return []string{HandshakeFull, HandshakeResumed}
+	case "quic":
+		return []string{HandshakeFull, HandshakeResumed, Handshake0RTT}
+	}
+	return []string{HandshakeFull}
+}
+
 // runTrial runs one trial with its own timeout, and records the CPU time of
 // both processes around the part that the scenario times.
-func runTrial(ctx context.Context, cfg *Config, scenario, tname string) Trial {
+func runTrial(ctx context.Context, cfg *Config, scenario, tname, handshake string) Trial {
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
-	t := Trial{Scenario: scenario, Transport: tname}
+	t := Trial{Scenario: scenario, Transport: tname, Handshake: handshake}
 	m := &meter{serverPID: cfg.ServerPID}
 	var err error
 	switch scenario {
 	case Setup:
-		err = runSetup(ctx, cfg, tname, m, &t)
+		err = runSetup(ctx, cfg, tname, handshake, m, &t)
 	default:
 		err = withClient(ctx, cfg, tname, func(cl *transfer.Client) error {
 			switch scenario {
@@ -261,7 +294,7 @@ func (m *meter) stop() time.Duration {
 }
 
 func withClient(ctx context.Context, cfg *Config, tname string, fn func(*transfer.Client) error) error {
-	tr, err := cfg.NewTransport(tname)
+	tr, err := cfg.NewTransport(tname, false)
 	if err != nil {
 		return err
 	}
@@ -274,13 +307,28 @@ func withClient(ctx context.Context, cfg *Config, tname string, fn func(*transfe
 	return fn(cl)
 }
 
-// runSetup times a fresh transport's dial, the hello exchange and one echo:
-// what a new "ferry echo" costs before its answer arrives.
+// runSetup times a transport's dial, the hello exchange and one echo: what
+// a new "ferry echo" costs before its answer arrives. A full handshake uses
+// a fresh transport; a resumed one (and 0-RTT) a transport that has just
+// run one session with the server, untimed, to receive a ticket.
 //
-// To tell the round trips apart it first times a bare transport.Dial with
-// another fresh transport (not counted in the CPU figures).
-func runSetup(ctx context.Context, cfg *Config, tname string, m *meter, t *Trial) error {
-	bare, err := cfg.NewTransport(tname)
+// To tell the round trips apart it first times a bare transport.Dial (with
+// another fresh transport, or the warmed one), not counted in the CPU
+// figures.
+func runSetup(ctx context.Context, cfg *Config, tname, handshake string, m *meter, t *Trial) error {
+	early := handshake == Handshake0RTT
+	newTransport := func() (transport.Transport, error) {
+		tr, err := cfg.NewTransport(tname, early)
+		if err != nil || handshake == HandshakeFull {
+			return tr, err
+		}
+		if err := warmTicket(ctx, cfg, tr); err != nil {
+			tr.Close()
+			return nil, err
+		}
+		return tr, nil
+	}
+	bare, err := newTransport()
 	if err != nil {
 		return err
 	}
@@ -294,7 +342,7 @@ func runSetup(ctx context.Context, cfg *Config, tname string, m *meter, t *Trial
 	sess.CloseWithError(transport.CodeNoError, "bench: session setup timed")
 	bare.Close()
 
-	tr, err := cfg.NewTransport(tname)
+	tr, err := newTransport()
 	if err != nil {
 		return err
 	}
@@ -312,6 +360,45 @@ func runSetup(ctx context.Context, cfg *Config, tname string, m *meter, t *Trial
 	}
 	t.Seconds = m.stop().Seconds()
 	t.Ops = 1
+	return checkHandshake(ctx, cl.Session(), handshake)
+}
+
+// warmTicket runs one untimed session over tr, so that tr holds a
+// resumption ticket for the server. TLS 1.3 tickets arrive after the
+// handshake and are taken in only when the client reads: the echo does it.
+func warmTicket(ctx context.Context, cfg *Config, tr transport.Transport) error {
+	cl, err := transfer.Dial(ctx, tr, cfg.Addr, transfer.ClientConfig{})
+	if err != nil {
+		return fmt.Errorf("dial %s for a resumption ticket: %w", cfg.Addr, err)
+	}
+	defer cl.Close()
+	if _, err := cl.Echo(ctx, []byte("ticket")); err != nil {
+		return fmt.Errorf("echo for a resumption ticket: %w", err)
+	}
+	return nil
+}
+
+// checkHandshake fails a trial whose session was not set up the way it
+// claims to measure, so that a table never shows a full handshake as a
+// resumed one.
+func checkHandshake(ctx context.Context, sess transport.Session, handshake string) error {
+	if handshake == HandshakeFull {
+		return nil
+	}
+	hsr, ok := sess.(transport.HandshakeStater)
+	if !ok {
+		return fmt.Errorf("the transport cannot tell how its session was set up")
+	}
+	hs, err := hsr.HandshakeState(ctx)
+	if err != nil {
+		return err
+	}
+	switch {
+	case !hs.TLS.DidResume:
+		return fmt.Errorf("the session was not resumed: the server did not accept the ticket")
+	case handshake == Handshake0RTT && !hs.EarlyData:
+		return fmt.Errorf("the server did not accept 0-RTT (a server with --client-ca refuses it)")
+	}
 	return nil
 }
 

@@ -38,7 +38,7 @@ func TestRun(t *testing.T) {
 	cfg := Config{
 		Addr:       ln.Addr().String(),
 		Transports: []string{"tcp"},
-		NewTransport: func(string) (transport.Transport, error) {
+		NewTransport: func(string, bool) (transport.Transport, error) {
 			return tcp.NewPlaintext(tcp.Config{}), nil
 		},
 		Scenarios: Scenarios,
@@ -120,7 +120,7 @@ func TestRunMissingFiles(t *testing.T) {
 	trials, err := Run(ctx, Config{
 		Addr:         ln.Addr().String(),
 		Transports:   []string{"tcp"},
-		NewTransport: func(string) (transport.Transport, error) { return tcp.NewPlaintext(tcp.Config{}), nil },
+		NewTransport: func(string, bool) (transport.Transport, error) { return tcp.NewPlaintext(tcp.Config{}), nil },
 		Scenarios:    []string{Bulk},
 		Workload:     Workload{BulkSize: 1000},
 		Trials:       1,
