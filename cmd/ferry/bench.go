@@ -102,6 +102,7 @@ type benchFlags struct {
 	serverPID    int
 	prepare      string
 	quiet        bool
+	countWire    bool // count bytes on the wire: set for the child inside an emulated link
 
 	// Filled in by check.
 	addr     string
@@ -145,6 +146,9 @@ func benchMain(c *cli, args []string) int {
 	fs.StringVar(&f.prepare, "prepare", "", "")
 	fs.BoolVar(&f.quiet, "q", false, "")
 	fs.BoolVar(&f.quiet, "quiet", false, "")
+	// Internal: the parent passes it to the client it starts inside the
+	// link's client namespace, where every interface but lo is the link.
+	fs.BoolVar(&f.countWire, "count-wire", false, "")
 	pos, status, done := c.parse(fs, "bench", benchHelp, args)
 	if done {
 		return status
@@ -376,6 +380,9 @@ func (c *cli) benchRemote(ctx context.Context, f *benchFlags) (*bench.Report, er
 		WorkDir:   work,
 		ServerPID: f.serverPID,
 	}
+	if f.countWire {
+		cfg.WireBytes = bench.NetDevBytes
+	}
 	cfg.Progress = c.benchProgress(f)
 	rep.Trials, err = bench.Run(ctx, cfg)
 	if err != nil {
@@ -520,7 +527,7 @@ func (c *cli) benchChild(ctx context.Context, exe, tmp string, f *benchFlags, li
 		"--echo-trials", strconv.Itoa(f.echoTrials), "--echoes", strconv.Itoa(f.echoes),
 		"--quic-window", strconv.FormatUint(sw, 10),
 		"--pin", f.fp.String(), "--server-pid", strconv.Itoa(f.serverPID),
-		"--json", out,
+		"--json", out, "--count-wire",
 	}
 	if f.quiet {
 		args = append(args, "-q")

@@ -74,6 +74,12 @@ type Result struct {
 	ClientCPU float64 `json:"client_cpu"`
 	ServerCPU float64 `json:"server_cpu"`
 	CPUUnit   string  `json:"cpu_unit"`
+
+	// Bytes on the wire, both directions, when counted (an emulated
+	// link): per operation for setup and echo; for the file scenarios as
+	// the extra over the file bytes (0.05 = 5% more than the files).
+	WirePerOp    float64 `json:"wire_bytes_per_op,omitempty"`
+	WireOverhead float64 `json:"wire_overhead,omitempty"`
 }
 
 // MarshalJSON writes NaN as null, which JSON has no number for.
@@ -157,11 +163,13 @@ func summarize(sc, tn, hs string, ts []Trial, failed int) Result {
 	res := Result{Scenario: sc, Transport: tn, Handshake: hs, Failed: failed, Unit: units[sc]}
 	vals := collect(ts, Trial.Value)
 	res.Value = Summarize(vals)
-	var bytes, ops int64
+	var bytes, ops, wire int64
 	var ccpu, scpu float64
-	serverKnown := len(ts) > 0
+	serverKnown, wireKnown := len(ts) > 0, len(ts) > 0
 	for _, t := range ts {
 		bytes += t.Bytes
+		wire += t.WireBytes
+		wireKnown = wireKnown && t.WireBytes > 0
 		ops += int64(t.Ops)
 		ccpu += t.ClientCPU
 		if t.ServerCPU == nil {
@@ -171,6 +179,18 @@ func summarize(sc, tn, hs string, ts []Trial, failed int) Result {
 		}
 	}
 	res.ClientCPU, res.ServerCPU = math.NaN(), math.NaN()
+	if wireKnown {
+		switch sc {
+		case Setup, Echo:
+			if ops > 0 {
+				res.WirePerOp = float64(wire) / float64(ops)
+			}
+		default:
+			if bytes > 0 {
+				res.WireOverhead = float64(wire)/float64(bytes) - 1
+			}
+		}
+	}
 	switch sc {
 	case Setup, Echo:
 		res.CPUUnit = "ms/op"
@@ -305,17 +325,25 @@ func (r *Report) WriteTable(w io.Writer) error {
 		}
 		fmt.Fprintf(w, "\n%s (median of %d; range min-max)\n", scenarioTitles[sc], n)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+		wireCol := slices.ContainsFunc(rs, func(r Result) bool { return r.WirePerOp > 0 || r.WireOverhead != 0 })
+		wireHead := ""
+		if wireCol {
+			wireHead = "wire\t"
+			if sc == Setup || sc == Echo {
+				wireHead = "wire B/op\t"
+			}
+		}
 		switch sc {
 		case Setup:
-			fmt.Fprintf(tw, "transport\tsession\t+hello\t+echo\trange\tCPU client ms\tCPU server ms\tfailed\t\n")
+			fmt.Fprintf(tw, "transport\tsession\t+hello\t+echo\trange\tCPU client ms\tCPU server ms\t%sfailed\t\n", wireHead)
 		case Echo:
-			fmt.Fprintf(tw, "transport\tp50\tp90\tp99\tp50 range\tCPU client ms\tCPU server ms\tfailed\t\n")
+			fmt.Fprintf(tw, "transport\tp50\tp90\tp99\tp50 range\tCPU client ms\tCPU server ms\t%sfailed\t\n", wireHead)
 		case Bulk:
-			fmt.Fprintf(tw, "transport\tMB/s\trange\tCPU client s/GiB\tCPU server s/GiB\tfailed\t\n")
+			fmt.Fprintf(tw, "transport\tMB/s\trange\tCPU client s/GiB\tCPU server s/GiB\t%sfailed\t\n", wireHead)
 		case Small:
-			fmt.Fprintf(tw, "transport\tfiles/s\trange\tMB/s\tCPU client s/GiB\tCPU server s/GiB\tfailed\t\n")
+			fmt.Fprintf(tw, "transport\tfiles/s\trange\tMB/s\tCPU client s/GiB\tCPU server s/GiB\t%sfailed\t\n", wireHead)
 		case Parallel:
-			fmt.Fprintf(tw, "transport\tMB/s\trange\tslowest file\tfastest file\tCPU client s/GiB\tCPU server s/GiB\tfailed\t\n")
+			fmt.Fprintf(tw, "transport\tMB/s\trange\tslowest file\tfastest file\tCPU client s/GiB\tCPU server s/GiB\t%sfailed\t\n", wireHead)
 		}
 		for _, res := range rs {
 			v := res.Value
@@ -325,6 +353,10 @@ func (r *Report) WriteTable(w io.Writer) error {
 				v.Median, rng, res.P90, res.P99, res.SlowestFile, res.FastestFile = nan, "-", nan, nan, nan, nan
 			}
 			cpu := fmt.Sprintf("%s\t%s", cpuNum(res.ClientCPU), cpuNum(res.ServerCPU))
+			if wireCol {
+				// The wire column rides after the CPU ones.
+				cpu += "\t" + wireNum(sc, res)
+			}
 			switch sc {
 			case Setup:
 				if v.N == 0 {
@@ -366,6 +398,21 @@ func num(x float64) string {
 	default:
 		return fmt.Sprintf("%.3f", x)
 	}
+}
+
+// wireNum prints the wire figure of a result: bytes per operation, or the
+// overhead over the file bytes in percent.
+func wireNum(sc string, r Result) string {
+	switch {
+	case sc == Setup || sc == Echo:
+		if r.WirePerOp == 0 {
+			return "?"
+		}
+		return fmt.Sprintf("%.0f", r.WirePerOp)
+	case r.WireOverhead == 0:
+		return "?"
+	}
+	return fmt.Sprintf("%+.1f%%", 100*r.WireOverhead)
 }
 
 func cpuNum(x float64) string {

@@ -188,3 +188,44 @@ func TestWriteChart(t *testing.T) {
 		t.Error("a failed chart left a file behind")
 	}
 }
+
+// TestWireAndHandshakes checks the wire figures (per operation, overhead
+// over the file bytes) and that setup rows are split by handshake.
+func TestWireAndHandshakes(t *testing.T) {
+	r := &Report{
+		Conditions: Conditions{Link: "rtt=50ms"},
+		Settings:   Settings{Transports: []string{"quic"}},
+		Trials: []Trial{
+			{Scenario: Setup, Transport: "quic", Handshake: HandshakeFull, Round: 1, Seconds: 0.1, Ops: 1, WireBytes: 9000},
+			{Scenario: Setup, Transport: "quic", Handshake: Handshake0RTT, Round: 1, Seconds: 0.05, Ops: 1, WireBytes: 5000},
+			{Scenario: Setup, Transport: "quic", Handshake: HandshakeResumed, Round: 1, Error: "not resumed"},
+			{Scenario: Bulk, Transport: "quic", Round: 1, Seconds: 1, Bytes: 1000, WireBytes: 1050},
+		},
+	}
+	r.Summarize()
+	got := map[string]Result{}
+	for _, res := range r.Results {
+		got[res.Scenario+"/"+res.Label()] = res
+	}
+	if res := got["setup/quic"]; res.WirePerOp != 9000 || res.Value.Median != 100 {
+		t.Errorf("setup/quic: %+v", res)
+	}
+	if res := got["setup/quic 0-rtt"]; res.WirePerOp != 5000 || res.Value.Median != 50 {
+		t.Errorf("setup/quic 0-rtt: %+v", res)
+	}
+	if res := got["setup/quic resumed"]; res.Failed != 1 || res.Value.N != 0 {
+		t.Errorf("setup/quic resumed: %+v", res)
+	}
+	if res := got["bulk/quic"]; math.Abs(res.WireOverhead-0.05) > 1e-9 {
+		t.Errorf("bulk/quic overhead %v, want 0.05", res.WireOverhead)
+	}
+	var b bytes.Buffer
+	if err := r.WriteTable(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"quic 0-rtt", "quic resumed", "wire B/op", "9000", "+5.0%"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("table lacks %q:\n%s", want, b.String())
+		}
+	}
+}

@@ -64,6 +64,11 @@ type Config struct {
 	// time is read from /proc/PID/stat around every trial.
 	ServerPID int
 
+	// WireBytes, if set, returns a counter of the bytes both ends put on
+	// the network (NetDevBytes inside an emulated link's client
+	// namespace); it is read around every trial's timed part.
+	WireBytes func() (int64, error)
+
 	// Timeout bounds each trial. Default 10 minutes.
 	Timeout time.Duration
 
@@ -109,6 +114,10 @@ type Trial struct {
 	// the server process (null if unknown).
 	ClientCPU float64  `json:"client_cpu_s"`
 	ServerCPU *float64 `json:"server_cpu_s"`
+
+	// WireBytes is what crossed the network during the timed part, both
+	// directions, whole IP packets (0 if not counted).
+	WireBytes int64 `json:"wire_bytes,omitempty"`
 
 	Error string `json:"error,omitempty"`
 }
@@ -230,7 +239,7 @@ func runTrial(ctx context.Context, cfg *Config, scenario, tname, handshake strin
 	ctx, cancel := context.WithTimeout(ctx, cfg.Timeout)
 	defer cancel()
 	t := Trial{Scenario: scenario, Transport: tname, Handshake: handshake}
-	m := &meter{serverPID: cfg.ServerPID}
+	m := &meter{serverPID: cfg.ServerPID, wireBytes: cfg.WireBytes}
 	var err error
 	switch scenario {
 	case Setup:
@@ -255,6 +264,9 @@ func runTrial(ctx context.Context, cfg *Config, scenario, tname, handshake strin
 		return t
 	}
 	t.ClientCPU = m.client.Seconds()
+	if m.wireOK {
+		t.WireBytes = m.wire
+	}
 	if m.serverOK {
 		s := m.server.Seconds()
 		t.ServerCPU = &s
@@ -268,9 +280,16 @@ type meter struct {
 	wall           time.Time
 	client, server time.Duration
 	serverOK       bool
+	wireBytes      func() (int64, error)
+	wire           int64
+	wireOK         bool
 }
 
 func (m *meter) start() {
+	if m.wireBytes != nil {
+		w, err := m.wireBytes()
+		m.wire, m.wireOK = -w, err == nil
+	}
 	c, _ := SelfCPU()
 	m.client = -c
 	if m.serverPID != 0 {
@@ -289,6 +308,11 @@ func (m *meter) stop() time.Duration {
 		s, err := ProcessCPU(m.serverPID)
 		m.server += s
 		m.serverOK = err == nil
+	}
+	if m.wireOK {
+		w, err := m.wireBytes()
+		m.wire += w
+		m.wireOK = err == nil
 	}
 	return d
 }
