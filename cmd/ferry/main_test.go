@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
+	"github.com/ferryproject/ferry/internal/bench"
 	"io"
 	"net"
 	"os"
@@ -41,6 +42,10 @@ func TestScripts(t *testing.T) {
 			return nil
 		},
 		Condition: func(cond string) (bool, error) {
+			if cond == "race" {
+				// The script runs this test binary as ferry.
+				return bench.RaceBuild, nil
+			}
 			if cond == "ipv6" {
 				ln, err := net.Listen("tcp", "[::1]:0")
 				if err != nil {

@@ -1,0 +1,6 @@
+//go:build !race
+
+package bench
+
+// RaceBuild reports a binary built with -race. See Handshakes.
+const RaceBuild = false
