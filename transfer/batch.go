@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"sync"
 	"time"
@@ -32,6 +33,10 @@ type BatchOptions struct {
 	Replace       bool   // see GetOptions.Replace
 	SkipIdentical bool   // see GetOptions.SkipIdentical
 	Resume        bool   // see GetOptions.Resume
+	// Symlinks makes FetchTree and GetTree recreate the tree's symlinks
+	// whose targets stay inside the tree (see FetchTree). Default: every
+	// symlink is skipped. FetchTree needs the manifest from TreeLinks.
+	Symlinks bool
 	// Event, if set, receives the batch's events, one call at a time.
 	Event func(Event)
 }
@@ -46,6 +51,7 @@ const (
 	EventDone                          // a file was fetched and verified, or found identical (Result.Identical)
 	EventSkipped                       // an entry that is not fetched (a symlink, a special file)
 	EventError                         // a file failed
+	EventLink                          // a symlink was recreated, or found identical (Same)
 )
 
 // Event reports what a batch is doing.
@@ -57,6 +63,8 @@ type Event struct {
 	Result *Result // EventDone
 	Reason string  // EventSkipped
 	Err    error   // EventError
+	Target string  // EventLink: the link's target
+	Same   bool    // EventLink: the link was already there, with this target
 }
 
 // Summary counts what a batch did.
@@ -65,6 +73,7 @@ type Summary struct {
 	Identical int   // files already identical: nothing transferred
 	Failed    int   // files that failed
 	Skipped   int   // entries not fetched (symlinks, special files)
+	Links     int   // symlinks recreated or already there (BatchOptions.Symlinks)
 	Bytes     int64 // bytes of the files
 	Received  int64 // bytes that came over the network
 	Duration  time.Duration
@@ -175,11 +184,16 @@ func (c *Client) lost() bool {
 // DestDir itself), like "scp -r". It asks for the folder's manifest first
 // and checks all of it (CheckManifest) before creating anything; then it
 // creates the folders, fetches the files with GetBatch, and finally sets
-// the folders' modification times. Symlinks and special files are reported
-// as skipped (EventSkipped), never created.
+// the folders' modification times. Special files are reported as skipped
+// (EventSkipped), never created; so are symlinks, unless opts.Symlinks asks
+// for those that stay inside the tree (see FetchTree).
 func (c *Client) GetTree(ctx context.Context, dir string, opts BatchOptions) (Summary, error) {
 	start := time.Now()
-	entries, _, err := c.Tree(ctx, dir)
+	tree := c.Tree
+	if opts.Symlinks {
+		tree = c.TreeLinks
+	}
+	entries, _, err := tree(ctx, dir)
 	if err != nil {
 		return Summary{}, err
 	}
@@ -188,8 +202,18 @@ func (c *Client) GetTree(ctx context.Context, dir string, opts BatchOptions) (Su
 	return sum, err
 }
 
-// FetchTree is GetTree with the manifest already in hand (from Tree); it
-// checks it again with CheckManifest before creating anything.
+// FetchTree is GetTree with the manifest already in hand (from Tree, or
+// TreeLinks for opts.Symlinks); it checks it again with CheckManifest
+// before creating anything.
+//
+// With opts.Symlinks, each symlink's target is judged before anything is
+// created: it must be relative, made of ".", ".." and names that pass the
+// name rule, and, resolved from the link's folder through folders of the
+// manifest only, stay inside the tree. A link that passes is created once
+// the files are fetched (so that no file is ever written through it), with
+// safefs.CreateSymlink: an identical link is left as it is, anything else
+// in the way is replaced only as opts.Replace allows, a folder never. A
+// link that does not pass is reported as skipped, with the reason.
 func (c *Client) FetchTree(ctx context.Context, dir string, entries []TreeEntry, opts BatchOptions) (Summary, error) {
 	start := time.Now()
 	base := path.Base(dir)
@@ -223,7 +247,36 @@ func (c *Client) FetchTree(ctx context.Context, dir string, entries []TreeEntry,
 
 	var dirs []TreeEntry
 	var items []Item
+	var links []*TreeEntry
 	var skipped int
+	skip := func(e *TreeEntry, reason string) {
+		skipped++
+		if opts.Event != nil {
+			opts.Event(Event{Kind: EventSkipped, Item: Item{Remote: remote(e.Path), Local: local(e.Path), Entry: e}, Reason: reason})
+		}
+	}
+	// Judge every link before anything is created.
+	if opts.Symlinks {
+		types := make(map[string]wire.EntryType, len(entries))
+		for _, e := range entries {
+			types[e.Path] = e.Type
+		}
+		for i := range entries {
+			e := &entries[i]
+			if e.Type != wire.EntrySymlink {
+				continue
+			}
+			reason := linkReason(e.Path, e.Target, types)
+			if reason == reasonNoTarget && !c.canLinks {
+				reason = reasonNoLinkSupport
+			}
+			if reason != "" {
+				skip(e, reason)
+				continue
+			}
+			links = append(links, e)
+		}
+	}
 	if base != "" {
 		if err := mkdir(root, base); err != nil {
 			return Summary{}, err
@@ -239,19 +292,40 @@ func (c *Client) FetchTree(ctx context.Context, dir string, entries []TreeEntry,
 			dirs = append(dirs, *e)
 		case wire.EntryFile:
 			items = append(items, Item{Remote: remote(e.Path), Local: local(e.Path), Entry: e})
-		default:
-			skipped++
-			if opts.Event != nil {
-				reason := "symlink, not followed"
-				if e.Type != wire.EntrySymlink {
-					reason = "not a regular file"
-				}
-				opts.Event(Event{Kind: EventSkipped, Item: Item{Remote: remote(e.Path), Local: local(e.Path), Entry: e}, Reason: reason})
+		case wire.EntrySymlink:
+			if !opts.Symlinks {
+				skip(e, reasonSymlink)
 			}
+		default:
+			skip(e, "not a regular file")
 		}
 	}
 	sum, err := c.GetBatch(ctx, items, opts)
 	sum.Skipped += skipped
+	if ctx.Err() == nil {
+		for _, e := range links {
+			it := Item{Remote: remote(e.Path), Local: local(e.Path), Entry: e}
+			same, lerr := safefs.CreateSymlink(root, it.Local, e.Target, opts.Replace)
+			if errors.Is(lerr, safefs.ErrExists) {
+				lerr = fmt.Errorf("%s: %w (not replaced by the server's link to %s)",
+					safefs.Printable(filepath.Join(destDir, filepath.FromSlash(it.Local))), ErrExists, safefs.Printable(e.Target))
+			}
+			if lerr != nil {
+				sum.Failed++
+				if err == nil {
+					err = lerr
+				}
+				if opts.Event != nil {
+					opts.Event(Event{Kind: EventError, Item: it, Err: lerr})
+				}
+				continue
+			}
+			sum.Links++
+			if opts.Event != nil {
+				opts.Event(Event{Kind: EventLink, Item: it, Target: e.Target, Same: same})
+			}
+		}
+	}
 	// Deepest first, so that setting a folder's time is not undone by
 	// changes inside it.
 	slices.Reverse(dirs)

@@ -36,6 +36,7 @@ type Client struct {
 	// serverMax is the server's maximum frame.
 	serverMax uint32
 	canFind   bool          // the server answers FIND
+	canLinks  bool          // the server answers FIND with link targets
 	sem       chan struct{} // GET and LIST slots: the server's MaxTransfers
 
 	wmu  sync.Mutex
@@ -133,6 +134,7 @@ func (c *Client) readHello(r *wire.Reader) error {
 	}
 	c.serverMax = hr.MaxFrame
 	c.canFind = hr.Flags&wire.FlagFind != 0
+	c.canLinks = hr.Flags&wire.FlagLinks != 0
 	c.sem = make(chan struct{}, hr.MaxTransfers)
 	close(c.ready)
 	return nil

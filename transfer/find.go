@@ -44,7 +44,7 @@ func (ss *session) find(m *wire.Find) {
 	if m.Mode == wire.FindGlob {
 		entries, skipped, err = globEntries(ss, m.Path)
 	} else {
-		entries, skipped, err = treeEntries(ss, m.Path)
+		entries, skipped, err = treeEntries(ss, m.Path, m.Mode == wire.FindTreeLinks)
 	}
 	if errors.Is(err, ErrTooLarge) {
 		ss.sendError(m.ID, wire.CodeTooLarge, err.Error())
@@ -242,8 +242,9 @@ func sortManifest(es []wire.ManifestEntry) {
 
 // treeEntries lists everything beneath the folder dir ("." is the root),
 // breadth first so that every folder comes before what it holds, with
-// paths relative to dir. Symlinks are listed, never followed.
-func treeEntries(ss *session, dir string) ([]wire.ManifestEntry, int, error) {
+// paths relative to dir. Symlinks are listed, never followed; with links,
+// each carries its target when it can be sent (see linkTarget).
+func treeEntries(ss *session, dir string, links bool) ([]wire.ManifestEntry, int, error) {
 	src := ss.srv.src
 	limit := ss.srv.cfg.MaxFindEntries
 	if dir == "." {
@@ -274,7 +275,11 @@ func treeEntries(ss *session, dir string) ([]wire.ManifestEntry, int, error) {
 			if len(out) >= limit {
 				return nil, 0, fmt.Errorf("%w: the folder holds more than %d entries", ErrTooLarge, limit)
 			}
-			out = append(out, manifestEntry(r, e))
+			me := manifestEntry(r, e)
+			if links && e.Type == safefs.Symlink {
+				me.Target = linkTarget(src, path.Join(dir, r))
+			}
+			out = append(out, me)
 			if e.Type == safefs.Dir {
 				queue = append(queue, r)
 			}
@@ -294,6 +299,10 @@ type TreeEntry struct {
 	Size    int64 // bytes, for regular files
 	ModTime time.Time
 	Mode    fs.FileMode // permission bits only
+	// Target is a symlink's target, as the server read it, when asked
+	// for (TreeLinks) and the server could send it; never checked: see
+	// FetchTree.
+	Target string
 }
 
 // find runs one FIND and collects its entries.
@@ -331,6 +340,7 @@ func (c *Client) find(ctx context.Context, mode wire.FindMode, p string) ([]Tree
 				out = append(out, TreeEntry{
 					Path: e.Path, Type: e.Type, Size: e.Size,
 					ModTime: time.Unix(0, e.ModTime), Mode: fs.FileMode(e.Mode),
+					Target: e.Target,
 				})
 			}
 		case *wire.ListEnd:
@@ -381,12 +391,33 @@ func (c *Client) Glob(ctx context.Context, pattern string) ([]TreeEntry, error) 
 // is returned, so that a hostile server is refused before anything is
 // created.
 func (c *Client) Tree(ctx context.Context, dir string) (entries []TreeEntry, skipped int, err error) {
+	return c.tree(ctx, dir, false)
+}
+
+// TreeLinks is Tree, with the target of each symlink (TreeEntry.Target)
+// when the server sends targets (newer servers do; with an older one the
+// targets are empty). The targets are not checked: FetchTree with
+// BatchOptions.Symlinks does that before it creates anything.
+func (c *Client) TreeLinks(ctx context.Context, dir string) (entries []TreeEntry, skipped int, err error) {
+	return c.tree(ctx, dir, true)
+}
+
+func (c *Client) tree(ctx context.Context, dir string, links bool) (entries []TreeEntry, skipped int, err error) {
 	if dir != "." {
 		if err := safefs.ValidatePath(dir); err != nil {
 			return nil, 0, fmt.Errorf("remote path: %w", err)
 		}
 	}
-	entries, skipped, err = c.find(ctx, wire.FindTree, dir)
+	mode := wire.FindTree
+	if links {
+		if err := c.waitReady(ctx); err != nil {
+			return nil, 0, err
+		}
+		if c.canLinks {
+			mode = wire.FindTreeLinks
+		}
+	}
+	entries, skipped, err = c.find(ctx, mode, dir)
 	if err != nil {
 		return nil, 0, err
 	}
@@ -442,6 +473,9 @@ func CheckManifest(prefix string, entries []TreeEntry) error {
 		}
 		if e.Type < wire.EntryFile || e.Type > wire.EntryOther || e.Size < 0 {
 			return &ManifestError{e.Path, "bad type or size"}
+		}
+		if e.Target != "" && e.Type != wire.EntrySymlink {
+			return &ManifestError{e.Path, "a link target on an entry that is not a symlink"}
 		}
 		k := safefs.FoldKey(e.Path)
 		if keys[k] {

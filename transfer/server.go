@@ -388,7 +388,7 @@ func (ss *session) serve() {
 		Version:      wire.Version, // the only version; a newer client speaks it too
 		MaxFrame:     wire.MaxFrame,
 		MaxTransfers: uint16(s.cfg.MaxTransfersPerSession),
-		Flags:        wire.FlagFind,
+		Flags:        wire.FlagFind | wire.FlagLinks,
 		Algorithms:   serverAlgorithms,
 	}); err != nil {
 		return

@@ -40,6 +40,9 @@ Flags:
   --no-clobber            never replace an existing file that differs
                           (by default it is replaced, atomically, once the new
                           one is verified)
+  --symlinks              with -r, recreate the symlinks whose targets stay
+                          inside the fetched folder (by default every symlink
+                          is reported and skipped)
   -q, --quiet             print nothing but errors (no progress, no summary)
   --json                  print newline-delimited JSON events on stdout instead
                           of text (see docs/cli.md)
@@ -71,7 +74,7 @@ func getMain(c *cli, args []string) int {
 		cf                                   clientFlags
 		out, digest                          string
 		force, resume, quiet, jsonOut, recur bool
-		noClobber                            bool
+		noClobber, symlinks                  bool
 		parallel                             int
 	)
 	fs := newFlagSet("get")
@@ -83,6 +86,7 @@ func getMain(c *cli, args []string) int {
 	fs.BoolVar(&force, "f", false, "")
 	fs.BoolVar(&force, "force", false, "")
 	fs.BoolVar(&noClobber, "no-clobber", false, "")
+	fs.BoolVar(&symlinks, "symlinks", false, "")
 	fs.BoolVar(&resume, "resume", true, "")
 	fs.IntVar(&parallel, "parallel", transfer.DefaultParallel, "")
 	fs.StringVar(&digest, "digest", "blake3", "")
@@ -104,6 +108,9 @@ func getMain(c *cli, args []string) int {
 	}
 	if parallel < 1 || parallel > 256 {
 		return c.misuse("get", usagef("--parallel must be between 1 and 256"))
+	}
+	if symlinks && !recur {
+		return c.misuse("get", usagef("--symlinks recreates the links inside folders fetched with -r: add -r"))
 	}
 	if force && noClobber {
 		return c.misuse("get", usagef("--force and --no-clobber contradict each other"))
@@ -171,9 +178,9 @@ func getMain(c *cli, args []string) int {
 
 	opts := transfer.BatchOptions{
 		DestDir: destDir, Parallel: parallel, Replace: !noClobber,
-		SkipIdentical: true, Resume: resume, Event: rep.event,
+		SkipIdentical: true, Resume: resume, Symlinks: symlinks, Event: rep.event,
 	}
-	plan, err := resolve(ctx, cl, paths, recur, name, rep)
+	plan, err := resolve(ctx, cl, paths, recur, symlinks, name, rep)
 	if err != nil {
 		return rep.fatal(err)
 	}
@@ -209,6 +216,7 @@ func add(sum *transfer.Summary, s transfer.Summary) {
 	sum.Skipped += s.Skipped
 	sum.Bytes += s.Bytes
 	sum.Received += s.Received
+	sum.Links += s.Links
 }
 
 // plan is what a get command fetches, resolved on the server before any
@@ -231,7 +239,7 @@ type tree struct {
 // folders with -r) and checks that no two files would be saved under the
 // same local name, before anything is written. Paths that match nothing,
 // or name a folder without -r, are reported and counted as failed.
-func resolve(ctx context.Context, cl *transfer.Client, paths []string, recur bool, name string, rep reporter) (*plan, error) {
+func resolve(ctx context.Context, cl *transfer.Client, paths []string, recur, symlinks bool, name string, rep reporter) (*plan, error) {
 	type result struct {
 		entries []transfer.TreeEntry
 		err     error
@@ -318,7 +326,11 @@ func resolve(ctx context.Context, cl *transfer.Client, paths []string, recur boo
 				if err := claim(path.Base(e.Path), e.Path); err != nil {
 					return nil, err
 				}
-				entries, skipped, err := cl.Tree(ctx, e.Path)
+				list := cl.Tree
+				if symlinks {
+					list = cl.TreeLinks
+				}
+				entries, skipped, err := list(ctx, e.Path)
 				if err != nil {
 					if fatal(ctx, err) || errors.Is(err, transfer.ErrProtocol) {
 						return nil, fmt.Errorf("%s: %w", e.Path, err)

@@ -144,6 +144,15 @@ func (r *textReporter) event(e transfer.Event) {
 		if !r.quiet {
 			r.out().infof("skipped %s: %s", safefs.Printable(e.Item.Remote), e.Reason)
 		}
+	case transfer.EventLink:
+		if !r.quiet {
+			what := "linked"
+			if e.Same {
+				what = "identical link"
+			}
+			fmt.Fprintf(r.out().stderr, "%s %s → %s (-> %s)\n", what,
+				safefs.Printable(e.Item.Remote), safefs.Printable(e.Item.Local), safefs.Printable(e.Target))
+		}
 	}
 }
 
@@ -189,10 +198,13 @@ func (r *textReporter) summary(sum transfer.Summary, err error) int {
 		r.c.report(err)
 	}
 	n := sum.Files + sum.Failed
-	if !r.quiet && n > 1 {
+	if !r.quiet && (n > 1 || sum.Links > 0) {
 		identical := ""
 		if sum.Identical > 0 {
 			identical = fmt.Sprintf(", %d already identical", sum.Identical)
+		}
+		if sum.Links > 0 {
+			identical += fmt.Sprintf(", %d symlinks recreated", sum.Links)
 		}
 		r.c.infof("%d of %d files fetched and verified%s; %s received in %.1f s (%s)",
 			sum.Files, n, identical, formatSize(sum.Received), sum.Duration.Seconds(), formatRate(sum.Received, sum.Duration))
@@ -241,6 +253,7 @@ type jsonEvent struct {
 	Restarted  bool     `json:"restarted,omitempty"`
 	Digest     string   `json:"digest,omitempty"`
 	Mtime      string   `json:"mtime,omitempty"`
+	Target     string   `json:"target,omitempty"`
 	Reason     string   `json:"reason,omitempty"`
 	Error      string   `json:"error,omitempty"`
 	Code       string   `json:"code,omitempty"`
@@ -248,6 +261,7 @@ type jsonEvent struct {
 	IdentFiles *int     `json:"identical_files,omitempty"`
 	Failed     *int     `json:"failed,omitempty"`
 	Skipped    *int     `json:"skipped,omitempty"`
+	Links      int      `json:"links,omitempty"`
 	DurationMS *int64   `json:"duration_ms,omitempty"`
 	OK         *bool    `json:"ok,omitempty"`
 }
@@ -303,6 +317,8 @@ func (r *jsonReporter) event(e transfer.Event) {
 		je.DurationMS = ptr(res.Duration.Milliseconds())
 	case transfer.EventSkipped:
 		je.Event, je.Reason = "skipped", e.Reason
+	case transfer.EventLink:
+		je.Event, je.Target, je.Identical = "link", e.Target, e.Same
 	case transfer.EventError:
 		je.Event, je.Error, je.Code = "error", e.Err.Error(), errorCode(e.Err)
 	default:
@@ -336,7 +352,7 @@ func (r *jsonReporter) summary(sum transfer.Summary, err error) int {
 	ok := err == nil && sum.Failed == 0
 	r.emit(jsonEvent{
 		Event: "summary", Files: ptr(sum.Files), IdentFiles: ptr(sum.Identical), Failed: ptr(sum.Failed),
-		Skipped: ptr(sum.Skipped), Bytes: ptr(sum.Bytes), Received: ptr(sum.Received),
+		Skipped: ptr(sum.Skipped), Links: sum.Links, Bytes: ptr(sum.Bytes), Received: ptr(sum.Received),
 		DurationMS: ptr(sum.Duration.Milliseconds()), OK: ptr(ok),
 	})
 	if !ok {

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"strings"
 	"unicode/utf8"
 )
 
@@ -62,12 +63,18 @@ const (
 	// MaxManifestPath bounds the byte length of a path in MANIFEST: the
 	// name rule's limit for a whole path.
 	MaxManifestPath = 1024
+	// MaxLinkTarget bounds the byte length of a symlink target in
+	// MANIFEST. A longer target is not sent (the entry goes without it).
+	MaxLinkTarget = 1024
 )
 
 // Capability bits of HelloReply.Flags.
 const (
 	// FlagFind: the server answers FIND (globs and folder manifests).
 	FlagFind uint64 = 1 << 0
+	// FlagLinks: the server answers FIND in mode FindTreeLinks (folder
+	// manifests with symlink targets).
+	FlagLinks uint64 = 1 << 1
 )
 
 // Codes for transport.Session.CloseWithError and transport.Stream.Abort.
@@ -371,6 +378,11 @@ const (
 	// FindTree: Path is a directory; the answer lists everything beneath
 	// it, parents before children, paths relative to it.
 	FindTree FindMode = 2
+	// FindTreeLinks: as FindTree, and each symlink entry carries its
+	// target (ManifestEntry.Target) when the server can send it. Only for
+	// a server that announced FlagLinks: an older one closes the session
+	// over the unknown mode.
+	FindTreeLinks FindMode = 3
 )
 
 func (m FindMode) String() string {
@@ -379,6 +391,8 @@ func (m FindMode) String() string {
 		return "glob"
 	case FindTree:
 		return "tree"
+	case FindTreeLinks:
+		return "tree with link targets"
 	}
 	return fmt.Sprintf("find mode %d", byte(m))
 }
@@ -399,10 +413,27 @@ type ManifestEntry struct {
 	Size    int64     // ≥ 0
 	ModTime int64     // nanoseconds since the Unix epoch, UTC
 	Mode    uint32    // permission bits, ≤ MaxMode
+	// Target is the symlink's target as readlink(2) gave it: empty, or
+	// 1..MaxLinkTarget bytes of UTF-8 without NUL, and then only for
+	// EntrySymlink. Opaque to the codec: receivers judge where it leads.
+	// On the wire an entry with a target has type byte 5
+	// (symlinkWithTarget), followed by the target after the mode.
+	Target string
 }
 
+// symlinkWithTarget is the MANIFEST type byte of a symlink entry that
+// carries its target. It never appears in ManifestEntry.Type: the decoder
+// turns it into EntrySymlink with a Target, the encoder back.
+const symlinkWithTarget = 5
+
 // EncodedSize is the number of bytes e takes in a MANIFEST body.
-func (e *ManifestEntry) EncodedSize() int { return 2 + len(e.Path) + 1 + 8 + 8 + 4 }
+func (e *ManifestEntry) EncodedSize() int {
+	n := 2 + len(e.Path) + 1 + 8 + 8 + 4
+	if e.Target != "" {
+		n += 2 + len(e.Target)
+	}
+	return n
+}
 
 // Manifest carries some of the entries answering a Find.
 type Manifest struct {
@@ -884,7 +915,7 @@ func (m *ListEnd) decode(d *decoder) error {
 // --- Find
 
 func (m *Find) check() error {
-	if m.Mode != FindGlob && m.Mode != FindTree {
+	if m.Mode != FindGlob && m.Mode != FindTree && m.Mode != FindTreeLinks {
 		return errf(TypeFind, "mode %d", byte(m.Mode))
 	}
 	return checkPath(TypeFind, m.Path)
@@ -947,6 +978,30 @@ func (m *Manifest) check() error {
 		if e.Mode > MaxMode {
 			return errf(TypeManifest, "mode %#o", e.Mode)
 		}
+		if e.Target != "" {
+			if e.Type != EntrySymlink {
+				return errf(TypeManifest, "a link target on a %v entry", e.Type)
+			}
+			if err := CheckLinkTarget(e.Target); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// CheckLinkTarget reports whether t may be a symlink target in MANIFEST:
+// 1..MaxLinkTarget bytes of UTF-8 without NUL. It is a format check only:
+// where the target leads is for the receiver to judge.
+func CheckLinkTarget(t string) error {
+	if len(t) == 0 || len(t) > MaxLinkTarget {
+		return errf(TypeManifest, "link target of %d bytes, want 1..%d", len(t), MaxLinkTarget)
+	}
+	if !utf8.ValidString(t) {
+		return errf(TypeManifest, "link target is not UTF-8")
+	}
+	if strings.IndexByte(t, 0) >= 0 {
+		return errf(TypeManifest, "link target holds NUL")
 	}
 	return nil
 }
@@ -957,10 +1012,17 @@ func (m *Manifest) appendBody(b []byte) []byte {
 	for i := range m.Entries {
 		e := &m.Entries[i]
 		b = appendBytes16(b, e.Path)
-		b = append(b, byte(e.Type))
+		if e.Target != "" {
+			b = append(b, symlinkWithTarget)
+		} else {
+			b = append(b, byte(e.Type))
+		}
 		b = appendU64(b, uint64(e.Size))
 		b = appendU64(b, uint64(e.ModTime))
 		b = appendU32(b, e.Mode)
+		if e.Target != "" {
+			b = appendBytes16(b, e.Target)
+		}
 	}
 	return b
 }
@@ -981,6 +1043,13 @@ func (m *Manifest) decode(d *decoder) error {
 		e.Size = d.nonNegative("size")
 		e.ModTime = int64(d.u64("modification time"))
 		e.Mode = d.u32("mode")
+		if e.Type == symlinkWithTarget {
+			e.Type = EntrySymlink
+			e.Target = string(d.bytes16(MaxLinkTarget, "link target"))
+			if d.err == nil && e.Target == "" {
+				return errf(TypeManifest, "empty link target")
+			}
+		}
 	}
 	return d.done()
 }

@@ -48,6 +48,15 @@ func samples() []Message {
 			{Path: "sub/link", Type: EntrySymlink, Mode: 0o777},
 			{Path: "sub/fifo", Type: EntryOther},
 		}},
+		&Find{ID: 17, Mode: FindTreeLinks, Path: "."},
+		&Manifest{ID: 18, Entries: []ManifestEntry{
+			{Path: "sub", Type: EntryDir, Mode: 0o755},
+			{Path: "sub/up", Type: EntrySymlink, Mode: 0o777, Target: "../a.txt"},
+			{Path: "sub/abs", Type: EntrySymlink, Mode: 0o777, Target: "/etc/passwd"},
+			{Path: "sub/ctl", Type: EntrySymlink, Target: "\x1b[2J\u202e"},
+			{Path: "sub/no-target", Type: EntrySymlink},
+			{Path: "sub/long", Type: EntrySymlink, Target: strings.Repeat("a/", MaxLinkTarget/2)},
+		}},
 	}
 }
 
@@ -169,7 +178,17 @@ func TestDecodeRejects(t *testing.T) {
 		{"manifest NUL", frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a\x00b", Type: EntryFile}}}), "NUL"},
 		{"manifest not utf-8", frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a\xff", Type: EntryFile}}}), "UTF-8"},
 		{"manifest path too long", frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: strings.Repeat("a", MaxManifestPath+1), Type: EntryFile}}}), "over the limit"},
-		{"manifest type 5", frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a", Type: 5}}}), "entry type 5"},
+		{"manifest type 6", frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a", Type: 6}}}), "entry type 6"},
+		{"manifest type 5 without target", frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a", Type: symlinkWithTarget}}}), "link target length"},
+		{"manifest empty target", func() []byte {
+			b := append(frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a", Type: symlinkWithTarget}}}), 0, 0)
+			binary.BigEndian.PutUint32(b, uint32(len(b)-4))
+			return b
+		}(), "empty link target"},
+		{"manifest target NUL", frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a", Type: EntrySymlink, Target: "x\x00y"}}}), "NUL"},
+		{"manifest target not utf-8", frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a", Type: EntrySymlink, Target: "\xff"}}}), "UTF-8"},
+		{"manifest target too long", frame0(&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a", Type: EntrySymlink, Target: strings.Repeat("a", MaxLinkTarget+1)}}}), "over the limit"},
+		{"find mode 4", frame0(&Find{ID: 1, Mode: 4, Path: "a"}), "mode 4"},
 		{"manifest no entries", frame0(&Manifest{ID: 1}), "0 entries"},
 		{"manifest count lies", hdr(1+8+2, TypeManifest, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, 0xff), "cannot fit"},
 		{"hello reply repeated algorithm", frame0(&HelloReply{Version: 1, MaxFrame: MaxFrame, MaxTransfers: 1, Algorithms: []Algorithm{1, 1}}), "repeated"},
@@ -214,6 +233,9 @@ func TestAppendFrameRefusesInvalid(t *testing.T) {
 		&ErrorReply{ID: 1, Code: 1, Message: strings.Repeat("m", MaxMessage+1)},
 		&ListEntries{ID: 1, Entries: []Entry{{Name: "", Type: EntryFile}}},
 		&File{ID: 1, Size: -1, Algorithm: 1},
+		&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a", Type: EntryFile, Target: "b"}}},
+		&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a", Type: EntrySymlink, Target: "b\x00"}}},
+		&Manifest{ID: 1, Entries: []ManifestEntry{{Path: "a", Type: EntrySymlink, Target: strings.Repeat("b", MaxLinkTarget+1)}}},
 	}
 	for _, m := range bad {
 		b, err := AppendFrame([]byte("keep"), m)
