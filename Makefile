@@ -41,7 +41,7 @@ bench:
 
 # A short run of every fuzz target.
 fuzz:
-	@for pkg in ./internal/wire ./internal/safefs ./certs; do \
+	@for pkg in ./internal/wire ./internal/safefs ./internal/benchdata ./certs; do \
 		for f in $$($(GO) test -list '^Fuzz' $$pkg | grep ^Fuzz); do \
 			$(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime 15s $$pkg || exit 1; \
 		done; \
