@@ -33,8 +33,9 @@ after a warm-up round, reporting medians, ranges and the CPU both ends spent.
 Usage:
   ferry bench [flags]                     start a ferry server and measure it
   ferry bench [flags] --link SPEC         the same over an emulated link (root)
-  ferry bench [flags] --pin FP HOST:PORT  measure a running "ferry serve" whose
-                                          folder holds "ferry bench --prepare" files
+  ferry bench [flags] --pin FP HOST:PORT  measure a running "ferry serve --bench"
+                                          (or a server whose folder holds the files
+                                          of "ferry bench --prepare")
   ferry bench --prepare DIR [flags]       write the bench files into DIR
 
 Without HOST:PORT, ferry bench writes the synthetic files to a temporary
@@ -43,7 +44,8 @@ separate process (tls, quic and tcp on one port) and pins its fingerprint. The
 server and the temporary files are removed at the end, also on error or ^C.
 
 Scenarios:
-  setup     a fresh session (handshakes and hello) until the first echo reply
+  setup     a new session (handshakes and hello) until the first echo reply:
+            full handshakes; resumed ones on tls and quic; 0-RTT on quic
   echo      round-trip times (p50, p90, p99) of echoes on one session
   bulk      one large file fetched and verified to disk, MB/s
   small     many small files, concurrent Gets on one session, files/s
@@ -75,12 +77,14 @@ Flags:
 
 Output:
   The conditions and one table per scenario on stdout; progress on stderr.
-  Loopback measures CPU cost, not a network. See docs/benchmarks.md.
+  With --link, the bytes that crossed the link per trial too. Loopback
+  measures CPU cost, not a network. See docs/benchmarks.md.
 
 Examples:
   ferry bench
   ferry bench --bulk-size 256MiB --scenarios bulk,small --json out.json --chart out.svg
   sudo ferry bench --link continent --bulk-size 64MiB
+  ferry bench --pin SHA256:... --scenarios setup,echo server.example:7420
 `
 
 type benchFlags struct {
