@@ -190,7 +190,10 @@ func (s *stream) Read(p []byte) (int, error) {
 func (s *stream) readFrameHeader() error {
 	if !s.sc.greeted {
 		if _, err := readServerPreamble(s.sc.br); err != nil {
-			if errors.Is(err, transport.ErrWrongProtocol) {
+			// A close before any byte of the greeting is not a foreign
+			// server: this session's server greeted its first connection,
+			// and closing the session closes this one too.
+			if errors.Is(err, transport.ErrWrongProtocol) && !errors.Is(err, errNoGreeting) {
 				return s.protocolViolation(err)
 			}
 			// An I/O error: the signalling connection may already know

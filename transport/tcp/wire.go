@@ -90,14 +90,23 @@ func readClientPreamble(r *bufio.Reader) (kind byte, id sessionID, err error) {
 	return kind, id, nil
 }
 
+// errNoGreeting is a connection closed before the server greeted it. On
+// the first connection of a session it means the peer is not a ferry
+// server; on a later stream connection the session may simply have been
+// closed, which the signalling connection tells.
+var errNoGreeting = errors.New("the server closed the connection without a ferry greeting")
+
 func readServerPreamble(r *bufio.Reader) (maxStreams int, err error) {
 	b, err := r.Peek(serverPreambleLen)
 	if err != nil {
 		if len(b) > 0 && string(b) != magic[:min(len(b), len(magic))] {
 			return 0, wrongProtocol(b)
 		}
+		if errors.Is(err, io.EOF) && len(b) == 0 {
+			return 0, fmt.Errorf("%w: %w", transport.ErrWrongProtocol, errNoGreeting)
+		}
 		if errors.Is(err, io.EOF) {
-			return 0, fmt.Errorf("%w: the server closed the connection without a ferry greeting", transport.ErrWrongProtocol)
+			return 0, fmt.Errorf("%w: the server closed the connection in the middle of its ferry greeting", transport.ErrWrongProtocol)
 		}
 		if errors.Is(err, os.ErrDeadlineExceeded) {
 			return 0, err // a net.Error, as callers of Read expect
