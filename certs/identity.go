@@ -2,7 +2,9 @@ package certs
 
 import (
 	"crypto"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -178,4 +180,22 @@ func LoadIdentity(certFile, keyFile string) (*Identity, error) {
 		return nil, fmt.Errorf("load server identity: %s is not a server certificate (no serverAuth extended key usage); issue one with ferry certs", certFile)
 	}
 	return &Identity{Certificate: pair, CertFile: certFile, KeyFile: keyFile}, nil
+}
+
+// StatelessResetKey derives, from the identity's private key, the secret
+// with which a QUIC server answers packets of sessions it no longer knows
+// (after a restart) with a stateless reset, so that their clients fail at
+// once instead of after the idle timeout. It must stay secret and survive
+// restarts: deriving it from the key gives both without another file, and
+// a new identity gets a new one.
+func (id *Identity) StatelessResetKey() (*[32]byte, error) {
+	der, err := x509.MarshalPKCS8PrivateKey(id.Certificate.PrivateKey)
+	if err != nil {
+		return nil, fmt.Errorf("derive the QUIC stateless reset key: %w", err)
+	}
+	k, err := hkdf.Key(sha256.New, der, nil, "ferry/1 QUIC stateless reset key", 32)
+	if err != nil {
+		return nil, fmt.Errorf("derive the QUIC stateless reset key: %w", err)
+	}
+	return (*[32]byte)(k), nil
 }

@@ -214,3 +214,43 @@ func TestLoadIdentityFromCA(t *testing.T) {
 		t.Errorf("world-readable key: err = %v, want *KeyPermissionError", err)
 	}
 }
+
+// TestStatelessResetKey checks that the QUIC stateless reset key survives a
+// restart (the same identity gives the same key) and that another identity
+// gets another one.
+func TestStatelessResetKey(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "server")
+	id, _, err := LoadOrCreateIdentity(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := LoadOrCreateIdentity(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := LoadOrCreateIdentity(filepath.Join(t.TempDir(), "other"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	k1, err := id.StatelessResetKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k2, err := again.StatelessResetKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	k3, err := other.StatelessResetKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *k1 != *k2 {
+		t.Error("the same identity gave two different keys: a restarted server could not reset its old sessions")
+	}
+	if *k1 == *k3 {
+		t.Error("two identities gave the same key")
+	}
+	if *k1 == [32]byte{} {
+		t.Error("the key is all zeros")
+	}
+}

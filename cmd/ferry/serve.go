@@ -172,9 +172,13 @@ func (c *cli) serve(root string, f *serveFlags) int {
 
 	var tlsConf *tls.Config
 	var id *certs.Identity
+	var resetKey *[32]byte
 	if f.transports.has("tls") || f.transports.has("quic") {
 		var err error
 		if id, err = c.loadIdentity(f); err != nil {
+			return c.report(err)
+		}
+		if resetKey, err = id.StatelessResetKey(); err != nil {
 			return c.report(err)
 		}
 		opts := certs.ServerOptions{}
@@ -193,7 +197,7 @@ func (c *cli) serve(root string, f *serveFlags) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	listeners, err := listenAll(ctx, f, tlsConf)
+	listeners, err := listenAll(ctx, f, tlsConf, resetKey)
 	if err != nil {
 		return c.report(err)
 	}
@@ -319,7 +323,11 @@ type namedListener struct {
 // TLS and plain TCP share a TCP listener, QUIC has the UDP port of the same
 // number. With port 0 the first listener picks the port and the others
 // follow; if that port is taken for the other protocol, it tries again.
-func listenAll(ctx context.Context, f *serveFlags, tlsConf *tls.Config) ([]namedListener, error) {
+//
+// resetKey, derived from the identity, lets the QUIC listener tell the
+// clients of a previous run that their sessions are gone (a stateless
+// reset) instead of leaving them to time out.
+func listenAll(ctx context.Context, f *serveFlags, tlsConf *tls.Config, resetKey *[32]byte) ([]namedListener, error) {
 	host, port, _ := net.SplitHostPort(f.listen)
 	attempts := 1
 	if port == "0" {
@@ -328,7 +336,7 @@ func listenAll(ctx context.Context, f *serveFlags, tlsConf *tls.Config) ([]named
 	var err error
 	for range attempts {
 		var lns []namedListener
-		lns, err = listenOnce(ctx, f, tlsConf, host, port)
+		lns, err = listenOnce(ctx, f, tlsConf, resetKey, host, port)
 		if err == nil {
 			return lns, nil
 		}
@@ -336,7 +344,7 @@ func listenAll(ctx context.Context, f *serveFlags, tlsConf *tls.Config) ([]named
 	return nil, err
 }
 
-func listenOnce(ctx context.Context, f *serveFlags, tlsConf *tls.Config, host, port string) ([]namedListener, error) {
+func listenOnce(ctx context.Context, f *serveFlags, tlsConf *tls.Config, resetKey *[32]byte, host, port string) ([]namedListener, error) {
 	var lns []namedListener
 	fail := func(err error) ([]namedListener, error) {
 		for _, ln := range lns {
@@ -384,7 +392,7 @@ func listenOnce(ctx context.Context, f *serveFlags, tlsConf *tls.Config, host, p
 		// requests are all read-only, so a replay only repeats work. With
 		// client certificates, nothing is served before this handshake's
 		// certificate has been checked.
-		tr, err := quic.New(tlsConf, quic.Config{EarlyData: f.clientCA == ""})
+		tr, err := quic.New(tlsConf, quic.Config{EarlyData: f.clientCA == "", StatelessResetKey: resetKey})
 		if err != nil {
 			return fail(err)
 		}
