@@ -37,6 +37,8 @@ Usage:
                                           (or a server whose folder holds the files
                                           of "ferry bench --prepare")
   ferry bench --prepare DIR [flags]       write the bench files into DIR
+  ferry bench --from FILE.json [--chart F] print the tables of a saved run again,
+                                          and draw its chart
 
 Without HOST:PORT, ferry bench writes the synthetic files to a temporary
 folder, creates a fresh server identity, starts "ferry serve" on 127.0.0.1 as a
@@ -65,6 +67,7 @@ Flags:
   --echoes N              echoes timed per echo round (default 1000)
   --json FILE             write every trial, the summaries and the conditions as JSON
   --chart FILE.svg        write a chart, one panel per scenario (SVG, or PNG for .png)
+  --from FILE.json        show a run saved with --json again (tables, --chart)
   --link SPEC             run over an emulated link: a profile (lan, continent,
                           mobile, satellite) or rtt=50ms,loss=1%,rate=100mbit,...
                           (see docs/netem.md). Needs root.
@@ -105,6 +108,7 @@ type benchFlags struct {
 	pin          string
 	serverPID    int
 	prepare      string
+	from         string // a saved --json report to show again
 	quiet        bool
 	countWire    bool // count bytes on the wire: set for the child inside an emulated link
 
@@ -148,6 +152,7 @@ func benchMain(c *cli, args []string) int {
 	fs.StringVar(&f.pin, "pin", "", "")
 	fs.IntVar(&f.serverPID, "server-pid", 0, "")
 	fs.StringVar(&f.prepare, "prepare", "", "")
+	fs.StringVar(&f.from, "from", "", "")
 	fs.BoolVar(&f.quiet, "q", false, "")
 	fs.BoolVar(&f.quiet, "quiet", false, "")
 	// Internal: the parent passes it to the client it starts inside the
@@ -170,6 +175,13 @@ func benchMain(c *cli, args []string) int {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
+	if f.from != "" {
+		rep, err := bench.ReadJSON(f.from)
+		if err != nil {
+			return c.report(fmt.Errorf("--from: %w", err))
+		}
+		return c.benchOutput(rep, &f)
+	}
 	if f.prepare != "" {
 		if err := os.MkdirAll(f.prepare, 0o755); err != nil {
 			return c.report(err)
@@ -268,6 +280,12 @@ func (f *benchFlags) check() error {
 			return usagef("--link: %v", err)
 		}
 		f.spec = &spec
+	}
+	if f.from != "" {
+		if f.addr != "" || f.link != "" || f.jsonFile != "" || f.prepare != "" {
+			return usagef("--from shows a saved run: it takes no server, --link, --json or --prepare")
+		}
+		return nil
 	}
 	if f.prepare != "" {
 		if f.addr != "" || f.link != "" || f.jsonFile != "" || f.chartFile != "" {

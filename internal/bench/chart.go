@@ -111,9 +111,12 @@ func panel(sc string, rs []Result) (*plot.Plot, error) {
 	p.Y.Min = 0
 	names := make([]string, len(rs))
 	top := 0.0
+	// Up to three bars fit 36 points each; setup has up to six (a row per
+	// handshake), which get narrower bars and two-line labels.
+	width := vg.Points(min(36, 150/float64(len(rs))))
 	for i, res := range rs {
-		names[i] = res.Label()
-		bar, err := plotter.NewBarChart(plotter.Values{res.Value.Median}, vg.Points(36))
+		names[i] = strings.Replace(res.Label(), " ", "\n", 1)
+		bar, err := plotter.NewBarChart(plotter.Values{res.Value.Median}, width)
 		if err != nil {
 			return nil, err
 		}
@@ -121,6 +124,10 @@ func panel(sc string, rs []Result) (*plot.Plot, error) {
 		bar.Color = transportColors[res.Transport]
 		if bar.Color == nil {
 			bar.Color = color.Gray{0x80}
+		}
+		if res.Label() != res.Transport {
+			// A resumed or 0-RTT setup: the transport's colour, lighter.
+			bar.Color = lighter(bar.Color, map[string]float64{HandshakeResumed: 0.35, Handshake0RTT: 0.6}[res.Handshake])
 		}
 		bar.LineStyle.Width = 0
 		eb := errBars{
@@ -139,4 +146,11 @@ func panel(sc string, rs []Result) (*plot.Plot, error) {
 	p.NominalX(names...)
 	p.X.Min, p.X.Max = -0.6, float64(len(rs))-0.4
 	return p, nil
+}
+
+// lighter mixes c with white: f is the share of white, from 0 to 1.
+func lighter(c color.Color, f float64) color.Color {
+	r, g, b, _ := c.RGBA()
+	mix := func(v uint32) uint8 { return uint8(float64(v>>8)*(1-f) + 255*f) }
+	return color.RGBA{mix(r), mix(g), mix(b), 0xff}
 }
