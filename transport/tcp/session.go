@@ -95,7 +95,11 @@ func (s *session) OpenStream(ctx context.Context) (transport.Stream, error) {
 		if n := len(s.idle); n > 0 {
 			sc := s.idle[n-1]
 			s.idle = s.idle[:n-1]
-			if sc.stale() {
+			// Only a connection that carried a stream before can have gone
+			// stale while idle. On a fresh one (the first, dialed with the
+			// session) the server's greeting and TLS session tickets are
+			// expected to be waiting.
+			if sc.greeted && sc.stale() {
 				delete(s.conns, sc)
 				s.mu.Unlock()
 				sc.kill()
