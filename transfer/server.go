@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"os"
 	"sync"
 	"time"
@@ -20,6 +21,7 @@ import (
 // Defaults of ServerConfig.
 const (
 	DefaultMaxSessions            = 256
+	DefaultMaxSessionsPerHost     = 32
 	DefaultMaxTransfersPerSession = 16
 	DefaultHeaderTimeout          = 10 * time.Second
 	DefaultIdleTimeout            = 5 * time.Minute
@@ -40,6 +42,13 @@ type ServerConfig struct {
 	// Beyond it a new session is closed at once with wire.SessionTooBusy.
 	// Default 256.
 	MaxSessions int
+
+	// MaxSessionsPerHost bounds the sessions served at once for one
+	// client address (the IP address, whatever the port), so that one
+	// host cannot take every session slot from the others. Beyond it a
+	// new session is closed with wire.SessionTooBusy. Default 32; it is
+	// never above MaxSessions.
+	MaxSessionsPerHost int
 
 	// MaxTransfersPerSession bounds the GET and LIST requests a session may
 	// have in flight; it is announced in the hello and a request beyond it
@@ -82,6 +91,7 @@ type Server struct {
 
 	mu        sync.Mutex
 	sessions  map[*session]struct{}
+	perHost   map[netip.Addr]int // sessions per client address
 	listeners map[transport.Listener]struct{}
 	shutting  bool
 	wg        sync.WaitGroup // one per session
@@ -118,7 +128,7 @@ func NewBenchServer(cfg ServerConfig) (*Server, error) {
 
 // check refuses negative and out-of-range limits.
 func (cfg *ServerConfig) check() error {
-	if cfg.MaxSessions < 0 || cfg.MaxTransfersPerSession < 0 || cfg.MaxTransfersPerSession > 65535 ||
+	if cfg.MaxSessions < 0 || cfg.MaxSessionsPerHost < 0 || cfg.MaxTransfersPerSession < 0 || cfg.MaxTransfersPerSession > 65535 ||
 		cfg.HeaderTimeout < 0 || cfg.IdleTimeout < 0 || cfg.WriteTimeout < 0 || cfg.MaxFindEntries < 0 {
 		return errors.New("transfer: negative or out-of-range limit in ServerConfig")
 	}
@@ -133,6 +143,10 @@ func newServer(src source, cfg ServerConfig) *Server {
 	if cfg.MaxSessions == 0 {
 		cfg.MaxSessions = DefaultMaxSessions
 	}
+	if cfg.MaxSessionsPerHost == 0 {
+		cfg.MaxSessionsPerHost = DefaultMaxSessionsPerHost
+	}
+	cfg.MaxSessionsPerHost = min(cfg.MaxSessionsPerHost, cfg.MaxSessions)
 	if cfg.MaxTransfersPerSession == 0 {
 		cfg.MaxTransfersPerSession = DefaultMaxTransfersPerSession
 	}
@@ -153,6 +167,7 @@ func newServer(src source, cfg ServerConfig) *Server {
 		cfg:       cfg,
 		log:       cfg.Logger,
 		sessions:  make(map[*session]struct{}),
+		perHost:   make(map[netip.Addr]int),
 		listeners: make(map[transport.Listener]struct{}),
 	}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -194,22 +209,31 @@ func (s *Server) Serve(ctx context.Context, l transport.Listener) error {
 			}
 			return fmt.Errorf("transfer: accept: %w", err)
 		}
+		host := hostOf(sess.RemoteAddr())
 		s.mu.Lock()
-		if s.shutting || len(s.sessions) >= s.cfg.MaxSessions {
+		full := len(s.sessions) >= s.cfg.MaxSessions
+		hostFull := s.perHost[host] >= s.cfg.MaxSessionsPerHost
+		if s.shutting || full || hostFull {
 			shutting := s.shutting
 			s.mu.Unlock()
 			// CloseWithError may have to write: never in the accept loop.
 			go func() {
-				if shutting {
+				switch {
+				case shutting:
 					sess.CloseWithError(wire.SessionShutdown, "server shutting down")
-				} else {
+				case full:
 					s.log.Warn("session refused: too many sessions", "remote", sess.RemoteAddr().String())
 					sess.CloseWithError(wire.SessionTooBusy, "too many sessions")
+				default:
+					s.log.Warn("session refused: too many sessions from one address", "remote", sess.RemoteAddr().String())
+					sess.CloseWithError(wire.SessionTooBusy, "too many sessions from your address")
 				}
 			}()
 			continue
 		}
 		ss := newSession(s, sess)
+		ss.host = host
+		s.perHost[host]++
 		s.sessions[ss] = struct{}{}
 		s.wg.Add(1)
 		s.mu.Unlock()
@@ -285,6 +309,7 @@ func (s *Server) putBuf(b *[]byte) { s.bufs.Put(b) }
 type session struct {
 	srv  *Server
 	sess transport.Session
+	host netip.Addr // the client's address, for MaxSessionsPerHost
 	log  *slog.Logger
 	ctrl transport.Stream // set once the hello arrived
 
@@ -339,6 +364,24 @@ func (ss *session) protocolError(format string, args ...any) {
 	ss.close(wire.SessionProtocolError, msg)
 }
 
+// hostOf is the client address that MaxSessionsPerHost counts: the IP
+// address (IPv4-mapped IPv6 addresses as IPv4), or the zero Addr when the
+// transport's address has none.
+func hostOf(a net.Addr) netip.Addr {
+	var ap netip.AddrPort
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		ap = a.AddrPort()
+	case *net.UDPAddr:
+		ap = a.AddrPort()
+	default:
+		if p, err := netip.ParseAddrPort(a.String()); err == nil {
+			ap = p
+		}
+	}
+	return ap.Addr().Unmap()
+}
+
 func (ss *session) serve() {
 	s := ss.srv
 	defer func() {
@@ -351,6 +394,9 @@ func (ss *session) serve() {
 		ss.tasks.Wait()
 		s.mu.Lock()
 		delete(s.sessions, ss)
+		if s.perHost[ss.host]--; s.perHost[ss.host] <= 0 {
+			delete(s.perHost, ss.host)
+		}
 		s.mu.Unlock()
 		s.wg.Done()
 	}()

@@ -509,3 +509,47 @@ func TestShutdown(t *testing.T) {
 		}
 	})
 }
+
+// TestSessionLimitPerHost checks that one client address cannot hold more
+// than MaxSessionsPerHost sessions, and that a slot comes back when one of
+// its sessions ends.
+func TestSessionLimitPerHost(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, k kit) {
+		addr, _ := serve(t, k, t.TempDir(), ServerConfig{MaxSessions: 10, MaxSessionsPerHost: 2})
+		tr := k.client(t)
+		var clients []*Client
+		for range 2 {
+			c := dial(t, tr, addr, ClientConfig{})
+			if _, err := c.Echo(testContext(t), []byte("x")); err != nil {
+				t.Fatal(err)
+			}
+			clients = append(clients, c)
+		}
+		third := func() error {
+			c, err := Dial(testContext(t), tr, addr, ClientConfig{})
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Echo(testContext(t), []byte("x"))
+			return err
+		}
+		err := third()
+		if !errors.Is(err, ErrBusy) {
+			t.Fatalf("third session from one address: %v, want ErrBusy", err)
+		}
+		if !strings.Contains(err.Error(), "your address") {
+			t.Errorf("error %q does not say the limit is per address", err)
+		}
+		clients[0].Close()
+		// The server counts the session out once it has ended on its
+		// side too; retry for a moment.
+		deadline := time.Now().Add(10 * time.Second)
+		for err = third(); err != nil && time.Now().Before(deadline); err = third() {
+			time.Sleep(20 * time.Millisecond)
+		}
+		if err != nil {
+			t.Fatalf("a session after one of the two ended: %v", err)
+		}
+	})
+}
