@@ -21,7 +21,7 @@ import (
 // Defaults of ServerConfig.
 const (
 	DefaultMaxSessions            = 256
-	DefaultMaxSessionsPerHost     = 32
+	DefaultMaxSessionsPerHost     = 64
 	DefaultMaxTransfersPerSession = 16
 	DefaultHeaderTimeout          = 10 * time.Second
 	DefaultIdleTimeout            = 5 * time.Minute
@@ -46,7 +46,7 @@ type ServerConfig struct {
 	// MaxSessionsPerHost bounds the sessions served at once for one
 	// client address (the IP address, whatever the port), so that one
 	// host cannot take every session slot from the others. Beyond it a
-	// new session is closed with wire.SessionTooBusy. Default 32; it is
+	// new session is closed with wire.SessionTooBusy. Default 64; it is
 	// never above MaxSessions.
 	MaxSessionsPerHost int
 
