@@ -90,7 +90,10 @@ type Suite struct {
 
 	// EarlyDial says that Dial may return before the handshake completes
 	// (QUIC with 0-RTT and a ticket in hand): a dial to a closed port then
-	// succeeds, and the failure shows up on the first stream instead.
+	// succeeds, and the failure shows up on the first stream instead; and a
+	// session the dialing side closes before the server has confirmed the
+	// handshake may reach the peer closed without its code and reason (RFC
+	// 9000, section 10.2.3), though closed all the same.
 	EarlyDial bool
 }
 
