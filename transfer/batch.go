@@ -94,6 +94,12 @@ func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) 
 		return Summary{}, err
 	}
 	par = min(par, cap(c.sem), max(len(items), 1))
+	// The destination and its folders are opened once for the batch.
+	dirs, err := openDestDirs(opts.DestDir)
+	if err != nil {
+		return Summary{Failed: len(items)}, err
+	}
+	defer dirs.close()
 	var (
 		mu       sync.Mutex
 		sum      Summary
@@ -116,7 +122,7 @@ func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) 
 				var last time.Time
 				res, err := c.Get(ctx, it.Remote, GetOptions{
 					DestDir: opts.DestDir, Name: it.Local, Replace: opts.Replace,
-					SkipIdentical: opts.SkipIdentical, Resume: opts.Resume, Expected: it.Entry,
+					SkipIdentical: opts.SkipIdentical, Resume: opts.Resume, Expected: it.Entry, dirs: dirs,
 					Progress: func(done, total int64) {
 						if opts.Event == nil {
 							return

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/ferryproject/ferry/internal/safefs"
@@ -50,6 +51,52 @@ type GetOptions struct {
 	// bytes included) and the file size, from the receiving goroutine, at
 	// most every 100 ms and once at the end.
 	Progress func(done, total int64)
+
+	// dirs, when set (by GetBatch), holds DestDir and its folders open
+	// across many Gets.
+	dirs *destDirs
+}
+
+// destDirs keeps a batch's destination folders open, so that each file
+// costs no lookup of its folder and the publishes into one folder share
+// its syncs (safefs.DestDir.Sync). Safe for concurrent use.
+type destDirs struct {
+	root *os.Root
+	mu   sync.Mutex
+	dirs map[string]*safefs.DestDir // by slash-separated path beneath root, "." for root
+}
+
+func openDestDirs(dir string) (*destDirs, error) {
+	if dir == "" {
+		dir = "."
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("destination folder: %w", err)
+	}
+	return &destDirs{root: root, dirs: map[string]*safefs.DestDir{}}, nil
+}
+
+// get returns the folder parent beneath the root, created if needed.
+func (dd *destDirs) get(parent string) (*safefs.DestDir, error) {
+	dd.mu.Lock()
+	defer dd.mu.Unlock()
+	if d := dd.dirs[parent]; d != nil {
+		return d, nil
+	}
+	d, err := safefs.OpenDestDir(dd.root, parent)
+	if err != nil {
+		return nil, err
+	}
+	dd.dirs[parent] = d
+	return d, nil
+}
+
+func (dd *destDirs) close() {
+	for _, d := range dd.dirs {
+		d.Close()
+	}
+	dd.root.Close()
 }
 
 // Result describes a verified, published file.
@@ -110,18 +157,27 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 	if dir == "" {
 		dir = "."
 	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, fmt.Errorf("destination folder: %w", err)
+	dirs := opts.dirs
+	if dirs == nil {
+		var err error
+		if dirs, err = openDestDirs(dir); err != nil {
+			return nil, err
+		}
+		defer dirs.close()
 	}
-	defer root.Close()
+	root := dirs.root
 	local := filepath.Join(dir, filepath.FromSlash(name))
 	if err := c.acquire(ctx); err != nil {
 		return nil, err
 	}
 	defer c.release()
 
-	if fi, err := root.Lstat(name); err == nil {
+	d, err := dirs.get(path.Dir(name))
+	if err != nil {
+		return nil, fmt.Errorf("partial file for %s: %w", safefs.Printable(local), err)
+	}
+	base := path.Base(name)
+	if fi, err := d.Root().Lstat(base); err == nil {
 		if opts.SkipIdentical && fi.Mode().IsRegular() && (opts.Expected == nil || opts.Expected.Size == fi.Size()) {
 			res, err := c.same(ctx, remotePath, root, name)
 			if err == nil {
@@ -140,7 +196,7 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 	resume := opts.Resume
 	restarted := false
 	for attempt := 0; ; attempt++ {
-		p, err := safefs.CreatePartial(root, name, resume)
+		p, err := d.CreatePartial(base, name, resume)
 		if err != nil {
 			return nil, fmt.Errorf("partial file for %s: %w", safefs.Printable(local), err)
 		}

@@ -34,7 +34,9 @@ const DefaultFileMode fs.FileMode = 0o644
 // right after CreatePartial removes the part file on every early return.
 // A Partial is not safe for concurrent use.
 type Partial struct {
-	dir       *os.Root // the directory holding the part and final names
+	d         *DestDir // the directory holding the part and final names
+	ownsDir   bool     // d was opened for this Partial alone: close it at the end
+	dir       *os.Root // d.root
 	base      string   // final name within dir
 	partBase  string   // part name within dir
 	name      string   // final path as given, for messages
@@ -90,22 +92,24 @@ func CreatePartial(dest *os.Root, name string, resume bool) (*Partial, error) {
 	if err := ValidatePath(name + PartSuffix); err != nil {
 		return nil, &NameError{name, "too long once " + PartSuffix + " is appended"}
 	}
-	parent, base := path.Split(name)
-	if parent == "" {
-		parent = "."
-	} else if err := dest.MkdirAll(parent, 0o755); err != nil {
-		return nil, mapDirErr(dest, err)
-	}
-	dir, err := dest.OpenRoot(parent)
+	d, err := OpenDestDir(dest, path.Dir(name))
 	if err != nil {
-		return nil, mapDirErr(dest, err)
-	}
-	p := &Partial{dir: dir, base: base, partBase: base + PartSuffix, name: name}
-	if err := p.open(resume); err != nil {
-		dir.Close()
 		return nil, err
 	}
+	p, err := d.CreatePartial(path.Base(name), name, resume)
+	if err != nil {
+		d.Close()
+		return nil, err
+	}
+	p.ownsDir = true
 	return p, nil
+}
+
+// closeDir closes the Partial's directory if it is its own.
+func (p *Partial) closeDir() {
+	if p.ownsDir {
+		p.d.Close()
+	}
 }
 
 func (p *Partial) open(resume bool) error {
@@ -136,6 +140,10 @@ func (p *Partial) open(resume bool) error {
 	p.f = f
 	return nil
 }
+
+// testNoRenameat2, when set by a test, makes Publish take the link and
+// remove way, as on a file system without renameat2.
+var testNoRenameat2 bool
 
 // testHookBeforeReopen, when set by a test, runs between the Lstat and the
 // open of a part file being resumed.
@@ -228,19 +236,24 @@ func (p *Partial) Name() string { return p.name }
 // rename (removing the part name, syncing the directory).
 func (p *Partial) Published() bool { return p.published }
 
-// Publish makes the part file NAME: it flushes the file to disk, sets its
-// mode (and mtime if asked) on the descriptor, then links it to NAME, which
-// fails with [ErrExists] if NAME exists, or with Replace renames it over NAME.
-// It then removes the part name and syncs the directory so the new name
-// survives a crash.
+// Publish makes the part file NAME: it sets the file's mode (and mtime if
+// asked) on the descriptor and flushes it to disk; then it renames it to
+// NAME with renameat2(RENAME_NOREPLACE), which fails with [ErrExists] if
+// NAME exists (where the file system cannot, it links NAME and removes the
+// part name instead), or with Replace renames it over NAME. Last it syncs
+// the directory (see [DestDir.Sync]: concurrent Publishes in one DestDir share
+// syncs), so that when Publish returns nil, NAME and its bytes survive a
+// crash. At no moment does NAME hold anything but the whole, synced file.
 //
 // Publish may be called once. When it fails before NAME was made
 // (including ErrExists), the part file stays and the Partial has not
 // ended: call Discard or Keep. When it fails after (see Published), the
 // Partial has ended.
 //
-// Without Replace, publishing needs hard links; on a file system without
-// them the link fails and the error is returned unmapped.
+// Without Replace, on a system without renameat2 (not Linux, or a file
+// system that refuses RENAME_NOREPLACE), publishing needs hard links; on a
+// file system without them the link fails and the error is returned
+// unmapped.
 func (p *Partial) Publish(opts PublishOptions) error {
 	if p.ended || p.f == nil {
 		return fmt.Errorf("publish %s: %w", p.name, os.ErrClosed)
@@ -254,10 +267,17 @@ func (p *Partial) Publish(opts PublishOptions) error {
 		return fmt.Errorf("publish %s: %w", Printable(p.name), err)
 	}
 
+	linked := false
 	if opts.Replace {
 		err = p.replace()
 	} else {
-		err = p.dir.Link(p.partBase, p.base)
+		err = errNoRenameat2
+		if !testNoRenameat2 {
+			err = renameNoReplace(p.d.f, p.partBase, p.base)
+		}
+		if errors.Is(err, errNoRenameat2) {
+			err, linked = p.dir.Link(p.partBase, p.base), true
+		}
 		if errors.Is(err, fs.ErrExist) {
 			err = fmt.Errorf("%w: %w", ErrExists, err)
 		} else if err != nil {
@@ -269,15 +289,15 @@ func (p *Partial) Publish(opts PublishOptions) error {
 	}
 	p.published = true
 	p.ended = true
-	defer p.dir.Close()
+	defer p.closeDir()
 
-	if !opts.Replace {
-		// The rename consumed the part name; the link left it.
+	if linked {
+		// A rename consumes the part name; the link left it.
 		if err := p.dir.Remove(p.partBase); err != nil {
 			return fmt.Errorf("published %s but could not remove the part file: %w", Printable(p.name), err)
 		}
 	}
-	if err := syncDir(p.dir); err != nil {
+	if err := p.d.Sync(); err != nil {
 		return fmt.Errorf("published %s but could not sync its directory: %w", Printable(p.name), err)
 	}
 	return nil
@@ -324,7 +344,7 @@ func (p *Partial) Discard() error {
 		return nil
 	}
 	p.ended = true
-	defer p.dir.Close()
+	defer p.closeDir()
 	var err error
 	if p.f != nil {
 		err = p.f.Close()
@@ -343,25 +363,12 @@ func (p *Partial) Keep() error {
 		return nil
 	}
 	p.ended = true
-	defer p.dir.Close()
+	defer p.closeDir()
 	if p.f == nil {
 		return nil
 	}
 	err := p.f.Close()
 	p.f = nil
-	return err
-}
-
-// syncDir flushes the directory entry changes of dir.
-func syncDir(dir *os.Root) error {
-	d, err := dir.Open(".")
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
 	return err
 }
 

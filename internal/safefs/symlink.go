@@ -31,17 +31,12 @@ func CreateSymlink(dest *os.Root, name, target string, replace bool) (same bool,
 	if err := ValidatePath(name + PartSuffix); err != nil {
 		return false, &NameError{name, "too long once " + PartSuffix + " is appended"}
 	}
-	parent, base := path.Split(name)
-	if parent == "" {
-		parent = "."
-	} else if err := dest.MkdirAll(parent, 0o755); err != nil {
-		return false, mapDirErr(dest, err)
-	}
-	dir, err := dest.OpenRoot(parent)
+	d, err := OpenDestDir(dest, path.Dir(name))
 	if err != nil {
-		return false, mapDirErr(dest, err)
+		return false, err
 	}
-	defer dir.Close()
+	defer d.Close()
+	dir, base := d.Root(), path.Base(name)
 
 	fi, err := dir.Lstat(base)
 	switch {
@@ -52,7 +47,7 @@ func CreateSymlink(dest *os.Root, name, target string, replace bool) (same bool,
 			}
 			return false, mapOpenErr(dir, err)
 		}
-		return false, syncDir(dir)
+		return false, d.Sync()
 	case err != nil:
 		return false, mapOpenErr(dir, err)
 	case fi.Mode()&fs.ModeSymlink != 0:
@@ -81,5 +76,5 @@ func CreateSymlink(dest *os.Root, name, target string, replace bool) (same bool,
 		}
 		return false, mapOpenErr(dir, err)
 	}
-	return false, syncDir(dir)
+	return false, d.Sync()
 }
