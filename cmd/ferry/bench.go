@@ -449,6 +449,35 @@ func (c *cli) benchProgress(f *benchFlags) func(bench.Trial) {
 	}
 }
 
+// sizeTCPBuffers gives TCP, in both namespaces of the link, buffers that
+// can hold 4 x the link's bandwidth-delay product (rounded up to a MiB),
+// where the namespace allows less, as quicWindows does for QUIC: on a long
+// fat path the sender's buffer caps what TCP has in flight (on satellite,
+// 50 mbit x 600 ms = 3.75 MB, a 4 MiB tcp_wmem held TCP near half the
+// rate), and the comparison is of protocols, not of defaults. The kernel
+// still autotunes within the maximum; the namespaces go with the link.
+func sizeTCPBuffers(link *netem.Link, spec netem.Spec) error {
+	if spec.RateBitsPerSec <= 0 {
+		return nil
+	}
+	bdp := float64(spec.RateBitsPerSec) / 8 * (spec.RTT + spec.Jitter).Seconds()
+	want := int64(math.Ceil(4*bdp/(1<<20))) << 20
+	for _, side := range []netem.Side{netem.Client, netem.Server} {
+		err := link.RunIn(side, func() error {
+			for _, name := range []string{"net/ipv4/tcp_rmem", "net/ipv4/tcp_wmem"} {
+				if _, err := bench.RaiseTCPBufferMax(name, want); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("size TCP buffers for the link (%s side): %w", side, err)
+		}
+	}
+	return nil
+}
+
 // benchLocal prepares the files, starts a server as a separate process
 // (inside the emulated link's server namespace with --link) and measures
 // it: from this process on loopback, or from a child process in the link's
@@ -492,6 +521,9 @@ func (c *cli) benchLocal(ctx context.Context, f *benchFlags) (*bench.Report, err
 		}
 		defer link.Close()
 		listen = link.ServerAddr().String() + ":0"
+		if err := sizeTCPBuffers(link, *f.spec); err != nil {
+			return nil, err
+		}
 	}
 	srv, err := startBenchServer(ctx, exe, tmp, root, state, listen, link)
 	if err != nil {
@@ -527,6 +559,8 @@ func (c *cli) benchLocal(ctx context.Context, f *benchFlags) (*bench.Report, err
 		}
 		link.RunInServer(func() error {
 			rep.Conditions.ServerTCPCC = bench.Sysctl("net/ipv4/tcp_congestion_control")
+			rep.Conditions.ServerTCPRmem = bench.Sysctl("net/ipv4/tcp_rmem")
+			rep.Conditions.ServerTCPWmem = bench.Sysctl("net/ipv4/tcp_wmem")
 			return nil
 		})
 		rep.LinkStats = link.Stats()

@@ -1,9 +1,11 @@
 package bench
 
 import (
+	"fmt"
 	"os"
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 )
 
@@ -23,10 +25,14 @@ type Conditions struct {
 	TCPWmem     string `json:"tcp_wmem"`                // net.ipv4.tcp_wmem
 	TCPCC       string `json:"tcp_cc"`                  // net.ipv4.tcp_congestion_control (the client's namespace)
 	ServerTCPCC string `json:"server_tcp_cc,omitempty"` // the server namespace's, when it differs from the client's
-	MTU         int    `json:"mtu"`                     // of the interface the traffic crosses
-	GSO         string `json:"gso"`                     // QUIC's UDP segmentation offload: "on", or "off (QUIC_GO_DISABLE_GSO)"
-	ECN         string `json:"ecn"`                     // QUIC's ECN: "on", or "off (QUIC_GO_DISABLE_ECN)"
-	Link        string `json:"link"`                    // the emulated link's spec, or "loopback"
+	// The server namespace's TCP buffers (emulated link): its send buffer
+	// caps what TCP has in flight on a long path.
+	ServerTCPRmem string `json:"server_tcp_rmem,omitempty"`
+	ServerTCPWmem string `json:"server_tcp_wmem,omitempty"`
+	MTU           int    `json:"mtu"`  // of the interface the traffic crosses
+	GSO           string `json:"gso"`  // QUIC's UDP segmentation offload: "on", or "off (QUIC_GO_DISABLE_GSO)"
+	ECN           string `json:"ecn"`  // QUIC's ECN: "on", or "off (QUIC_GO_DISABLE_ECN)"
+	Link          string `json:"link"` // the emulated link's spec, or "loopback"
 }
 
 // CollectConditions reads the conditions of this process and machine. The
@@ -112,4 +118,27 @@ func cpuModel() string {
 		}
 	}
 	return ""
+}
+
+// RaiseTCPBufferMax raises the maximum of the TCP buffer sysctl name
+// ("net/ipv4/tcp_rmem" or "net/ipv4/tcp_wmem": min, default, max) of the
+// calling thread's network namespace to at least bytes, keeping the other
+// two values. It returns the setting in force afterwards.
+func RaiseTCPBufferMax(name string, bytes int64) (string, error) {
+	cur := strings.Fields(sysctl(name))
+	if len(cur) != 3 {
+		return "", fmt.Errorf("read %s: %q is not three numbers", name, cur)
+	}
+	max, err := strconv.ParseInt(cur[2], 10, 64)
+	if err != nil {
+		return "", fmt.Errorf("read %s: %w", name, err)
+	}
+	if max >= bytes {
+		return strings.Join(cur, " "), nil
+	}
+	v := fmt.Sprintf("%s %s %d", cur[0], cur[1], bytes)
+	if err := os.WriteFile("/proc/sys/"+name, []byte(v), 0); err != nil {
+		return "", fmt.Errorf("raise %s: %w", name, err)
+	}
+	return sysctl(name), nil
 }
