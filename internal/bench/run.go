@@ -397,18 +397,26 @@ func runSetup(ctx context.Context, cfg *Config, tname, handshake string, m *mete
 
 // warmTicket runs one untimed session over tr, so that tr holds a
 // resumption ticket for the server. TLS 1.3 tickets arrive after the
-// handshake and are taken in only when the client reads: the echo does it.
+// handshake and are taken in only when the client reads: the echoes do it.
+// A few round trips rather than one, because on a lossy link the packet
+// with the ticket may be lost and sent again.
 func warmTicket(ctx context.Context, cfg *Config, tr transport.Transport) error {
 	cl, err := transfer.Dial(ctx, tr, cfg.Addr, transfer.ClientConfig{})
 	if err != nil {
 		return fmt.Errorf("dial %s for a resumption ticket: %w", cfg.Addr, err)
 	}
 	defer cl.Close()
-	if _, err := cl.Echo(ctx, []byte("ticket")); err != nil {
-		return fmt.Errorf("echo for a resumption ticket: %w", err)
+	for range ticketEchoes {
+		if _, err := cl.Echo(ctx, []byte("ticket")); err != nil {
+			return fmt.Errorf("echo for a resumption ticket: %w", err)
+		}
 	}
 	return nil
 }
+
+// ticketEchoes is how many round trips warmTicket gives the server's
+// ticket to arrive.
+const ticketEchoes = 3
 
 // checkHandshake fails a trial whose session was not set up the way it
 // claims to measure, so that a table never shows a full handshake as a
@@ -427,7 +435,7 @@ func checkHandshake(ctx context.Context, sess transport.Session, handshake strin
 	}
 	switch {
 	case !hs.TLS.DidResume:
-		return fmt.Errorf("the session was not resumed: the server did not accept the ticket")
+		return fmt.Errorf("the session was not resumed: the client got no ticket from the earlier session (lost on the link?), or the server refused it")
 	case handshake == Handshake0RTT && !hs.EarlyData:
 		return fmt.Errorf("the server did not accept 0-RTT (a server with --client-ca refuses it)")
 	}
