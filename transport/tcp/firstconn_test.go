@@ -68,3 +68,20 @@ func TestFirstConnWithGreetingIsUsed(t *testing.T) {
 		t.Error("OpenStream discarded the fresh first connection as stale and dialed another")
 	}
 }
+
+func TestLingerPoll(t *testing.T) {
+	for _, c := range []struct {
+		rttMicros uint32
+		want      time.Duration
+	}{
+		{0, time.Millisecond},                   // unknown RTT: the floor
+		{100, time.Millisecond},                 // loopback
+		{40_000, 10 * time.Millisecond},         // 40 ms: a quarter
+		{600_000, 100 * time.Millisecond},       // satellite: the ceiling
+		{4_000_000_000, 100 * time.Millisecond}, // absurd: the ceiling
+	} {
+		if got := lingerPoll(c.rttMicros); got != c.want {
+			t.Errorf("lingerPoll(%d µs) = %v, want %v", c.rttMicros, got, c.want)
+		}
+	}
+}
