@@ -764,6 +764,7 @@ func (ss *session) get(m *wire.Get) {
 		fail(wire.CodeBadRequest, fmt.Sprintf("unsupported digest algorithm %d", m.Algorithm))
 		return
 	}
+	defer putHash(h)
 	f, fi, err := ss.srv.src.openRegular(m.Path)
 	if err != nil {
 		fail(ss.mapFSError("get", m.Path, err))

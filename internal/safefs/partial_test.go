@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -134,6 +135,41 @@ func TestPartialPublishModeAndTime(t *testing.T) {
 	}
 	if !fi.ModTime().Equal(mtime) {
 		t.Errorf("mtime %v, want %v", fi.ModTime(), mtime)
+	}
+}
+
+// A modification time keeps its nanoseconds where the system can store
+// them: the wire carries nanoseconds, and a copy whose mtime differs by a
+// fraction of a microsecond looks changed to make, rsync and ferry itself.
+func TestPartialPublishNanosecondTime(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("nanosecond times are set through utimensat on Linux only")
+	}
+	root, dir, _ := destTree(t)
+	probe := filepath.Join(dir, "probe")
+	want := time.Date(2001, 2, 3, 4, 5, 6, 123456789, time.UTC)
+	if err := os.WriteFile(probe, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chtimes(probe, want, want); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(probe); err != nil || !fi.ModTime().Equal(want) {
+		t.Skip("this file system does not keep nanoseconds")
+	}
+	p, err := CreatePartial(root, "x", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Publish(PublishOptions{ModTime: want}); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(filepath.Join(dir, "x"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !fi.ModTime().Equal(want) {
+		t.Errorf("mtime %v, want %v", fi.ModTime(), want)
 	}
 }
 
