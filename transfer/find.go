@@ -34,8 +34,8 @@ var ErrUnsupported = errors.New("the server does not support this")
 // ---- Server side
 
 // find answers one FIND: a glob expansion or a folder manifest.
-func (ss *session) find(m *wire.Find) {
-	defer ss.end(m.ID)
+func (ss *session) find(req *request, m *wire.Find) {
+	defer ss.end(req)
 	var (
 		entries []wire.ManifestEntry
 		skipped int
@@ -47,12 +47,12 @@ func (ss *session) find(m *wire.Find) {
 		entries, skipped, err = treeEntries(ss, m.Path, m.Mode == wire.FindTreeLinks)
 	}
 	if errors.Is(err, ErrTooLarge) {
-		ss.sendError(m.ID, wire.CodeTooLarge, err.Error())
+		ss.fail(req, wire.CodeTooLarge, err.Error())
 		return
 	}
 	if err != nil {
 		code, msg := ss.mapFSError("find", m.Path, err)
-		ss.sendError(m.ID, code, msg)
+		ss.fail(req, code, msg)
 		return
 	}
 	limit := min(int(ss.clientMax), wire.MaxListFrame)
@@ -73,7 +73,7 @@ func (ss *session) find(m *wire.Find) {
 			return
 		}
 	}
-	ss.send(&wire.ListEnd{ID: m.ID, Skipped: uint32(min(skipped, 1<<32-1))})
+	ss.finish(req, &wire.ListEnd{ID: m.ID, Skipped: uint32(min(skipped, 1<<32-1))})
 }
 
 func manifestEntry(p string, e safefs.Entry) wire.ManifestEntry {

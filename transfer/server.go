@@ -77,6 +77,11 @@ type ServerConfig struct {
 	// testHookBeforeCopy, when set by a test, runs after FILE is sent and
 	// before the first byte is read for the data stream.
 	testHookBeforeCopy func(path string)
+
+	// testHookAfterReply, when set by a test, runs after the final reply of
+	// a GET, LIST or FIND is sent, while the request's goroutine is still
+	// running.
+	testHookAfterReply func()
 }
 
 // Server serves the files beneath one directory, or the synthetic files
@@ -332,8 +337,10 @@ type session struct {
 }
 
 type request struct {
+	id        uint64
 	get       bool
 	gotStream bool
+	ended     bool
 	stream    chan transport.Stream // capacity 1
 }
 
@@ -542,16 +549,16 @@ func (ss *session) readControl(r *wire.Reader) {
 				return
 			}
 		case *wire.List:
-			if ss.begin(m.ID, false) {
-				ss.tasks.Go(func() { ss.list(m) })
+			if req := ss.begin(m.ID, false); req != nil {
+				ss.tasks.Go(func() { ss.list(req, m) })
 			}
 		case *wire.Find:
-			if ss.begin(m.ID, false) {
-				ss.tasks.Go(func() { ss.find(m) })
+			if req := ss.begin(m.ID, false); req != nil {
+				ss.tasks.Go(func() { ss.find(req, m) })
 			}
 		case *wire.Get:
-			if ss.begin(m.ID, true) {
-				ss.tasks.Go(func() { ss.get(m) })
+			if req := ss.begin(m.ID, true); req != nil {
+				ss.tasks.Go(func() { ss.get(req, m) })
 			}
 		default:
 			ss.protocolError("unexpected %v from the client", m.Type())
@@ -560,14 +567,14 @@ func (ss *session) readControl(r *wire.Reader) {
 	}
 }
 
-// begin registers request id; it answers TOO_BUSY and returns false when
+// begin registers request id; it answers TOO_BUSY and returns nil when
 // the request may not run.
-func (ss *session) begin(id uint64, get bool) bool {
+func (ss *session) begin(id uint64, get bool) *request {
 	ss.mu.Lock()
 	if _, dup := ss.active[id]; dup {
 		ss.mu.Unlock()
 		ss.protocolError("request ID %d is already in use", id)
-		return false
+		return nil
 	}
 	if ss.goingAway || len(ss.active) >= ss.srv.cfg.MaxTransfersPerSession {
 		going := ss.goingAway
@@ -575,11 +582,11 @@ func (ss *session) begin(id uint64, get bool) bool {
 		if going {
 			ss.sendError(id, wire.CodeTooBusy, "server is shutting down")
 		} else {
-			ss.sendError(id, wire.CodeTooBusy, fmt.Sprintf("more than %d requests in flight", ss.srv.cfg.MaxTransfersPerSession))
+			ss.sendError(id, wire.CodeTooBusy, fmt.Sprintf("too many requests in flight on this session (the limit is %d)", ss.srv.cfg.MaxTransfersPerSession))
 		}
-		return false
+		return nil
 	}
-	req := &request{get: get, stream: make(chan transport.Stream, 1)}
+	req := &request{id: id, get: get, stream: make(chan transport.Stream, 1)}
 	if p := ss.parked[id]; p != nil && get {
 		delete(ss.parked, id)
 		close(p.claimed)
@@ -588,16 +595,42 @@ func (ss *session) begin(id uint64, get bool) bool {
 	}
 	ss.active[id] = req
 	ss.mu.Unlock()
-	return true
+	return req
 }
 
-// end unregisters request id. A GET whose data stream never came is
+// finish ends req and then sends m, its final reply (DONE, ERROR or
+// LIST_END). The order matters: a client may start a new request the
+// moment it reads a final reply, and that request must find req's slot
+// free, or a client that keeps exactly max_transfers requests in flight
+// would be told TOO_BUSY by a race it cannot see.
+func (ss *session) finish(req *request, m wire.Message) {
+	ss.end(req)
+	ss.send(m)
+	if hook := ss.srv.cfg.testHookAfterReply; hook != nil {
+		hook()
+	}
+}
+
+// fail ends req with an ERROR reply.
+func (ss *session) fail(req *request, code wire.ErrorCode, msg string) {
+	ss.finish(req, &wire.ErrorReply{ID: req.id, Code: code, Message: clip(msg)})
+}
+
+// end unregisters req; a second call does nothing, and a newer request
+// that reuses the ID is left alone. A GET whose data stream never came is
 // remembered, so that the stream is refused at once when it comes.
-func (ss *session) end(id uint64) {
+func (ss *session) end(req *request) {
 	ss.mu.Lock()
-	req := ss.active[id]
-	delete(ss.active, id)
-	if req != nil && req.get && !req.gotStream {
+	if req.ended {
+		ss.mu.Unlock()
+		return
+	}
+	req.ended = true
+	id := req.id
+	if ss.active[id] == req {
+		delete(ss.active, id)
+	}
+	if req.get && !req.gotStream {
 		ss.orphans[id] = struct{}{}
 		ss.orphanFIFO = append(ss.orphanFIFO, id)
 		if len(ss.orphanFIFO) > 4*ss.srv.cfg.MaxTransfersPerSession {
@@ -713,8 +746,8 @@ func (ss *session) mapFSError(op, p string, err error) (wire.ErrorCode, string) 
 	return wire.CodeInternal, "internal error"
 }
 
-func (ss *session) list(m *wire.List) {
-	defer ss.end(m.ID)
+func (ss *session) list(req *request, m *wire.List) {
+	defer ss.end(req)
 	p := m.Path
 	if p == "." {
 		p = ""
@@ -722,7 +755,7 @@ func (ss *session) list(m *wire.List) {
 	entries, skipped, err := listDir(ss.srv.src, p)
 	if err != nil {
 		code, msg := ss.mapFSError("list", m.Path, err)
-		ss.sendError(m.ID, code, msg)
+		ss.fail(req, code, msg)
 		return
 	}
 	limit := min(int(ss.clientMax), wire.MaxListFrame)
@@ -747,18 +780,14 @@ func (ss *session) list(m *wire.List) {
 			return
 		}
 	}
-	ss.send(&wire.ListEnd{ID: m.ID, Skipped: uint32(min(skipped, 1<<32-1))})
+	ss.finish(req, &wire.ListEnd{ID: m.ID, Skipped: uint32(min(skipped, 1<<32-1))})
 }
 
 // get serves one GET. The order on the wire: FILE (or ERROR) on control;
 // the bytes [offset, size) on the data stream, then FIN; DONE on control.
-func (ss *session) get(m *wire.Get) {
-	defer ss.end(m.ID)
-	ss.mu.Lock()
-	req := ss.active[m.ID]
-	ss.mu.Unlock()
-
-	fail := func(code wire.ErrorCode, msg string) { ss.sendError(m.ID, code, msg) }
+func (ss *session) get(req *request, m *wire.Get) {
+	defer ss.end(req)
+	fail := func(code wire.ErrorCode, msg string) { ss.fail(req, code, msg) }
 	h, err := newHash(m.Algorithm)
 	if err != nil {
 		fail(wire.CodeBadRequest, fmt.Sprintf("unsupported digest algorithm %d", m.Algorithm))
@@ -847,7 +876,7 @@ func (ss *session) get(m *wire.Get) {
 		fail(wire.CodeInternal, "data stream failed")
 		return
 	}
-	ss.send(&wire.Done{ID: m.ID, Digest: h.Sum(nil)})
+	ss.finish(req, &wire.Done{ID: m.ID, Digest: h.Sum(nil)})
 }
 
 // copyFile sends [offset, size) of f to st and hashes exactly the bytes it

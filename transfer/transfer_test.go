@@ -553,3 +553,41 @@ func TestSessionLimitPerHost(t *testing.T) {
 		}
 	})
 }
+
+// TestSlotFreeOnFinalReply checks that a request stops counting against
+// max_transfers the moment its final reply is sent: a client that keeps
+// exactly max_transfers requests in flight, starting the next one as soon
+// as a reply ends the last, is never told TOO_BUSY, however long the
+// server's goroutine takes to wind down after the reply. (CI once caught a
+// tree fetch of 1000 files failing two of them this way.)
+func TestSlotFreeOnFinalReply(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, k kit) {
+		root, dest := t.TempDir(), t.TempDir()
+		var items []Item
+		for i := range 4 {
+			name := fmt.Sprintf("f%d", i)
+			writeFile(t, root, name, randomBytes(t, 1000))
+			items = append(items, Item{Remote: name, Local: name})
+		}
+		addr, _ := serve(t, k, root, ServerConfig{
+			MaxTransfersPerSession: 1,
+			// Wind down slowly after every final reply.
+			testHookAfterReply: func() { time.Sleep(30 * time.Millisecond) },
+		})
+		c := dial(t, k.client(t), addr, ClientConfig{})
+		ctx := testContext(t)
+		if _, err := c.List(ctx, "."); err != nil {
+			t.Fatalf("List: %v", err)
+		}
+		if _, err := c.Get(ctx, "missing", GetOptions{DestDir: dest}); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("Get of a missing file: %v, want ErrNotFound", err)
+		}
+		if _, err := c.Get(ctx, "f0", GetOptions{DestDir: dest}); err != nil {
+			t.Fatalf("Get right after an ERROR reply: %v", err)
+		}
+		sum, err := c.GetBatch(ctx, items, BatchOptions{DestDir: dest, Replace: true, Parallel: 8})
+		if err != nil || sum.Files != len(items) {
+			t.Fatalf("GetBatch: %+v, %v", sum, err)
+		}
+	})
+}
