@@ -18,6 +18,10 @@ import (
 // DefaultParallel is the number of files GetBatch fetches at once.
 const DefaultParallel = 8
 
+// publishersPerSlot: GetBatch runs this many workers per file in flight on
+// the network; the others wait for the sync that makes their file durable.
+const publishersPerSlot = 8
+
 // Item is one file of a batch.
 type Item struct {
 	Remote string     // the path on the server
@@ -83,7 +87,10 @@ type Summary struct {
 // each file's GET and data stream go out at once, so the round trips of
 // many small files overlap. A file that fails does not stop the others,
 // except when the session itself is lost or ctx is done; the first error is
-// returned along with the summary.
+// returned along with the summary. The files of a batch are made durable
+// with file-system syncs they share (safefs.PublishOptions.SharedSync), not
+// two fsyncs each: a file is still reported done only once it and its name
+// are on disk.
 func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) (Summary, error) {
 	start := time.Now()
 	par := opts.Parallel
@@ -94,12 +101,18 @@ func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) 
 		return Summary{}, err
 	}
 	par = min(par, cap(c.sem), max(len(items), 1))
+	// More workers than files on the network: a worker whose file waits
+	// for the shared sync that makes it durable holds no network slot, so
+	// while one sync runs the next files keep arriving, and the sync after
+	// it covers them all.
+	slots := make(chan struct{}, par)
+	workers := min(publishersPerSlot*par, max(len(items), 1))
 	// The destination and its folders are opened once for the batch.
-	dirs, err := openDestDirs(opts.DestDir)
+	dest, err := safefs.OpenDest(opts.DestDir)
 	if err != nil {
-		return Summary{Failed: len(items)}, err
+		return Summary{Failed: len(items)}, fmt.Errorf("destination folder: %w", err)
 	}
-	defer dirs.close()
+	defer dest.Close()
 	var (
 		mu       sync.Mutex
 		sum      Summary
@@ -112,17 +125,22 @@ func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) 
 	}
 	next := make(chan int)
 	var wg sync.WaitGroup
-	for range par {
+	for range workers {
 		wg.Go(func() {
 			for i := range next {
 				it := items[i]
-				mu.Lock()
-				emit(Event{Kind: EventStart, Item: it})
-				mu.Unlock()
+				// The file starts when its GET goes out, not while it
+				// waits for a network slot.
+				started := sync.OnceFunc(func() {
+					mu.Lock()
+					emit(Event{Kind: EventStart, Item: it})
+					mu.Unlock()
+				})
 				var last time.Time
 				res, err := c.Get(ctx, it.Remote, GetOptions{
 					DestDir: opts.DestDir, Name: it.Local, Replace: opts.Replace,
-					SkipIdentical: opts.SkipIdentical, Resume: opts.Resume, Expected: it.Entry, dirs: dirs,
+					SkipIdentical: opts.SkipIdentical, Resume: opts.Resume, Expected: it.Entry,
+					dest: dest, sharedSync: true, slots: slots, onSlot: started,
 					Progress: func(done, total int64) {
 						if opts.Event == nil {
 							return
@@ -135,6 +153,7 @@ func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) 
 						}
 					},
 				})
+				started() // a file that needed no GET starts and ends here
 				mu.Lock()
 				if err != nil {
 					sum.Failed++

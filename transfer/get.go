@@ -11,7 +11,6 @@ import (
 	"os"
 	"path"
 	"path/filepath"
-	"sync"
 	"time"
 
 	"github.com/ferryproject/ferry/internal/safefs"
@@ -52,51 +51,16 @@ type GetOptions struct {
 	// most every 100 ms and once at the end.
 	Progress func(done, total int64)
 
-	// dirs, when set (by GetBatch), holds DestDir and its folders open
-	// across many Gets.
-	dirs *destDirs
-}
-
-// destDirs keeps a batch's destination folders open, so that each file
-// costs no lookup of its folder and the publishes into one folder share
-// its syncs (safefs.DestDir.Sync). Safe for concurrent use.
-type destDirs struct {
-	root *os.Root
-	mu   sync.Mutex
-	dirs map[string]*safefs.DestDir // by slash-separated path beneath root, "." for root
-}
-
-func openDestDirs(dir string) (*destDirs, error) {
-	if dir == "" {
-		dir = "."
-	}
-	root, err := os.OpenRoot(dir)
-	if err != nil {
-		return nil, fmt.Errorf("destination folder: %w", err)
-	}
-	return &destDirs{root: root, dirs: map[string]*safefs.DestDir{}}, nil
-}
-
-// get returns the folder parent beneath the root, created if needed.
-func (dd *destDirs) get(parent string) (*safefs.DestDir, error) {
-	dd.mu.Lock()
-	defer dd.mu.Unlock()
-	if d := dd.dirs[parent]; d != nil {
-		return d, nil
-	}
-	d, err := safefs.OpenDestDir(dd.root, parent)
-	if err != nil {
-		return nil, err
-	}
-	dd.dirs[parent] = d
-	return d, nil
-}
-
-func (dd *destDirs) close() {
-	for _, d := range dd.dirs {
-		d.Close()
-	}
-	dd.root.Close()
+	// dest, when set (by GetBatch), holds DestDir and its folders open
+	// across many Gets, and sharedSync makes the files of the batch
+	// durable with shared file-system syncs (safefs.PublishOptions).
+	dest       *safefs.Dest
+	sharedSync bool
+	// slots, when set (by GetBatch), bounds the batch's GETs in flight on
+	// the network; a file waiting for its sync holds none. onSlot, when
+	// set, is called each time the file's GET has taken its slots.
+	slots  chan struct{}
+	onSlot func()
 }
 
 // Result describes a verified, published file.
@@ -157,29 +121,27 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 	if dir == "" {
 		dir = "."
 	}
-	dirs := opts.dirs
-	if dirs == nil {
+	dest := opts.dest
+	if dest == nil {
 		var err error
-		if dirs, err = openDestDirs(dir); err != nil {
-			return nil, err
+		if dest, err = safefs.OpenDest(dir); err != nil {
+			return nil, fmt.Errorf("destination folder: %w", err)
 		}
-		defer dirs.close()
+		defer dest.Close()
 	}
-	root := dirs.root
+	root := dest.Root()
 	local := filepath.Join(dir, filepath.FromSlash(name))
-	if err := c.acquire(ctx); err != nil {
-		return nil, err
-	}
-	defer c.release()
 
-	d, err := dirs.get(path.Dir(name))
+	d, err := dest.Dir(path.Dir(name))
 	if err != nil {
 		return nil, fmt.Errorf("partial file for %s: %w", safefs.Printable(local), err)
 	}
 	base := path.Base(name)
 	if fi, err := d.Root().Lstat(base); err == nil {
 		if opts.SkipIdentical && fi.Mode().IsRegular() && (opts.Expected == nil || opts.Expected.Size == fi.Size()) {
-			res, err := c.same(ctx, remotePath, root, name)
+			res, err := c.withSlot(ctx, opts, func() (*Result, error) {
+				return c.same(ctx, remotePath, root, name)
+			})
 			if err == nil {
 				res.Path, res.Duration = local, time.Since(start)
 				return res, nil
@@ -208,7 +170,11 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 				return nil, fmt.Errorf("reading the partial file: %w", err)
 			}
 		}
-		res, file, err := c.fetchFile(ctx, fetchParams{path: remotePath, offset: offset, prefix: prefix, w: p, progress: opts.Progress})
+		var file *wire.File
+		res, err := c.withSlot(ctx, opts, func() (res *Result, err error) {
+			res, file, err = c.fetchFile(ctx, fetchParams{path: remotePath, offset: offset, prefix: prefix, w: p, progress: opts.Progress})
+			return res, err
+		})
 		putHash(prefix)
 		if errors.Is(err, errPrefixMismatch) && attempt == 0 {
 			p.Discard()
@@ -227,9 +193,10 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 			return nil, err
 		}
 		err = p.Publish(safefs.PublishOptions{
-			Replace: opts.Replace,
-			Mode:    fs.FileMode(file.Mode)&0o755 | 0o600,
-			ModTime: time.Unix(0, file.ModTime),
+			Replace:    opts.Replace,
+			Mode:       fs.FileMode(file.Mode)&0o755 | 0o600,
+			ModTime:    time.Unix(0, file.ModTime),
+			SharedSync: opts.sharedSync,
 		})
 		if err != nil && !p.Published() {
 			// Verified bytes: keep them for a resume under another name
@@ -247,6 +214,29 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 		res.Duration = time.Since(start)
 		return res, nil
 	}
+}
+
+// withSlot runs one GET, f, holding one of the session's request slots and,
+// when opts.slots is not nil, one of those: the request slot is the
+// server's limit, opts.slots the caller's. Writing the file to disk
+// afterwards holds neither.
+func (c *Client) withSlot(ctx context.Context, opts GetOptions, f func() (*Result, error)) (*Result, error) {
+	if opts.slots != nil {
+		select {
+		case opts.slots <- struct{}{}:
+			defer func() { <-opts.slots }()
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	if err := c.acquire(ctx); err != nil {
+		return nil, err
+	}
+	defer c.release()
+	if opts.onSlot != nil {
+		opts.onSlot()
+	}
+	return f()
 }
 
 // same checks the existing local file name against the server's file by

@@ -591,3 +591,48 @@ func TestSlotFreeOnFinalReply(t *testing.T) {
 		}
 	})
 }
+
+// TestBatchParallelBound checks that GetBatch keeps at most Parallel GETs
+// on the network, although it runs more workers than that (the others wait
+// for the sync that makes their file durable), and that it does use all of
+// them.
+func TestBatchParallelBound(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, k kit) {
+		root, dest := t.TempDir(), t.TempDir()
+		var items []Item
+		for i := range 24 {
+			name := fmt.Sprintf("f%02d", i)
+			writeFile(t, root, name, randomBytes(t, 100))
+			items = append(items, Item{Remote: name, Local: name})
+		}
+		var mu sync.Mutex
+		inFlight, most := 0, 0
+		addr, _ := serve(t, k, root, ServerConfig{testHookBeforeCopy: func(string) {
+			mu.Lock()
+			inFlight++
+			most = max(most, inFlight)
+			mu.Unlock()
+			time.Sleep(5 * time.Millisecond)
+			mu.Lock()
+			inFlight--
+			mu.Unlock()
+		}})
+		c := dial(t, k.client(t), addr, ClientConfig{})
+		const parallel = 3
+		sum, err := c.GetBatch(testContext(t), items, BatchOptions{DestDir: dest, Parallel: parallel})
+		if err != nil || sum.Files != len(items) {
+			t.Fatalf("GetBatch: %+v, %v", sum, err)
+		}
+		if most > parallel {
+			t.Errorf("%d GETs in flight at once, want at most Parallel = %d", most, parallel)
+		}
+		if most < 2 {
+			t.Errorf("at most %d GET in flight: the batch did not run in parallel", most)
+		}
+		for _, it := range items {
+			if _, err := os.Stat(filepath.Join(dest, it.Local)); err != nil {
+				t.Error(err)
+			}
+		}
+	})
+}

@@ -5,12 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path"
-	"sync"
 )
-
-// testHookDirSync, when set by a test, runs before the n-th fsync of a
-// DestDir.
-var testHookDirSync func(n uint64)
 
 // errNoRenameat2: renameat2(RENAME_NOREPLACE) is not available here.
 var errNoRenameat2 = errors.New("renameat2 with RENAME_NOREPLACE is not supported")
@@ -25,13 +20,8 @@ type DestDir struct {
 	root *os.Root // the folder
 	f    *os.File // the folder itself: fsync and renameat2 work on it
 
-	mu      sync.Mutex
-	cond    sync.Cond
-	running bool   // a sync is in progress
-	waiting int    // callers waiting for a sync to finish
-	started uint64 // syncs started
-	done    uint64 // syncs finished; they run one at a time, in order
-	err     error  // the result of sync number done
+	dirSync *groupSync // fsyncs of f
+	fsSync  *groupSync // syncfs of the folder's file system, shared by a Dest's folders; nil without a Dest or syncfs
 }
 
 // OpenDestDir opens the folder parent ("" or "." for dest itself) beneath dest,
@@ -62,7 +52,7 @@ func OpenDestDir(dest *os.Root, parent string) (*DestDir, error) {
 		return nil, err
 	}
 	d := &DestDir{root: root, f: f}
-	d.cond.L = &d.mu
+	d.dirSync = newGroupSync(f.Sync)
 	return d, nil
 }
 
@@ -98,33 +88,8 @@ func (d *DestDir) CreatePartial(base, name string, resume bool) (*Partial, error
 // So many files published at once into one folder cost about two
 // directory syncs, not one each, and none is reported durable early.
 func (d *DestDir) Sync() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	// A sync already running may have begun before the caller's change:
-	// only the next one to start counts.
-	need := d.started + 1
-	for d.done < need {
-		if d.running {
-			d.waiting++
-			d.cond.Wait()
-			d.waiting--
-			continue
-		}
-		d.running = true
-		d.started++
-		n := d.started
-		d.mu.Unlock()
-		if testHookDirSync != nil {
-			testHookDirSync(n)
-		}
-		err := d.f.Sync()
-		d.mu.Lock()
-		d.running = false
-		d.done, d.err = n, err
-		d.cond.Broadcast()
-	}
-	if d.err != nil {
-		return fmt.Errorf("sync %s: %w", Printable(path.Base(d.root.Name())), d.err)
+	if err := d.dirSync.sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", Printable(path.Base(d.root.Name())), err)
 	}
 	return nil
 }

@@ -64,19 +64,15 @@ func TestDestDirConcurrentPublish(t *testing.T) {
 	}
 }
 
-// Sync returns only once a sync that began after the call has finished:
-// callers that arrive while a sync runs share the next one.
-func TestDestDirSyncGroupCommit(t *testing.T) {
-	root := openRoot(t, t.TempDir())
-	d, err := OpenDestDir(root, ".")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer d.Close()
+// A group sync returns only once a run that began after the call has
+// finished: callers that arrive while a run is in progress share the next.
+func TestGroupSync(t *testing.T) {
 	first := make(chan struct{})
 	var mu sync.Mutex
 	var order []string
-	testHookDirSync = func(n uint64) {
+	var g *groupSync
+	g = newGroupSync(func() error { return nil })
+	g.testHook = func(n uint64) {
 		if n == 1 {
 			<-first
 		}
@@ -84,15 +80,14 @@ func TestDestDirSyncGroupCommit(t *testing.T) {
 		order = append(order, fmt.Sprintf("sync %d", n))
 		mu.Unlock()
 	}
-	t.Cleanup(func() { testHookDirSync = nil })
 
 	var wg sync.WaitGroup
-	wg.Go(func() { d.Sync() }) // starts sync 1, which blocks
-	waitFor(func() bool { d.mu.Lock(); defer d.mu.Unlock(); return d.running })
+	wg.Go(func() { g.sync() }) // starts run 1, which blocks
+	waitFor(func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.running })
 	const late = 5
 	for range late {
 		wg.Go(func() {
-			if err := d.Sync(); err != nil {
+			if err := g.sync(); err != nil {
 				t.Error(err)
 			}
 			mu.Lock()
@@ -100,14 +95,68 @@ func TestDestDirSyncGroupCommit(t *testing.T) {
 			mu.Unlock()
 		})
 	}
-	waitFor(func() bool { d.mu.Lock(); defer d.mu.Unlock(); return d.waiting == late })
+	waitFor(func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.waiting == late })
 	close(first)
 	wg.Wait()
-	if d.started != 2 {
-		t.Errorf("%d syncs for %d callers, want 2", d.started, late+1)
+	if g.started != 2 {
+		t.Errorf("%d runs for %d callers, want 2", g.started, late+1)
 	}
 	if len(order) < 2 || order[0] != "sync 1" || order[1] != "sync 2" {
-		t.Errorf("order %q: a caller that came during sync 1 returned before sync 2", order)
+		t.Errorf("order %q: a caller that came during run 1 returned before run 2", order)
+	}
+}
+
+// A run's error reaches every caller it covers.
+func TestGroupSyncError(t *testing.T) {
+	boom := errors.New("boom")
+	g := newGroupSync(func() error { return boom })
+	if err := g.sync(); !errors.Is(err, boom) {
+		t.Fatalf("sync: %v, want boom", err)
+	}
+}
+
+// With SharedSync, the file system is synced after the part file is
+// written and before it gets its name, and again after: a crash at any
+// moment leaves either no name or the name with every byte.
+func TestPublishSharedSyncOrder(t *testing.T) {
+	if !haveSyncFS {
+		t.Skip("no syncfs here")
+	}
+	dest, err := OpenDest(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dest.Close()
+	d, err := dest.Dir("sub")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d.fsSync == nil {
+		t.Fatal("a folder of a Dest has no file-system sync")
+	}
+	if again, _ := dest.Dir("sub"); again != d {
+		t.Error("Dir opened the same folder twice")
+	}
+	p, err := d.CreatePartial("f", "sub/f", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Write([]byte("data")); err != nil {
+		t.Fatal(err)
+	}
+	var named []bool
+	d.fsSync.testHook = func(uint64) {
+		_, err := d.Root().Lstat("f")
+		named = append(named, err == nil)
+	}
+	if err := p.Publish(PublishOptions{SharedSync: true}); err != nil {
+		t.Fatal(err)
+	}
+	if len(named) != 2 || named[0] || !named[1] {
+		t.Errorf("file-system syncs saw the name %v, want [false true]: one before the rename, one after", named)
+	}
+	if got, err := dest.Root().ReadFile("sub/f"); err != nil || string(got) != "data" {
+		t.Errorf("published file: %q, %v", got, err)
 	}
 }
 
