@@ -50,7 +50,7 @@ Scenarios:
             full handshakes; resumed ones on tls and quic; 0-RTT on quic
   echo      round-trip times (p50, p90, p99) of echoes on one session
   bulk      one large file fetched and verified to disk, MB/s
-  small     many small files, concurrent Gets on one session, files/s
+  small     many small files fetched as one batch, as by get -r, files/s
   parallel  several large files at once on one session: aggregate MB/s and
             the slowest and the fastest file's own rate
 
@@ -59,7 +59,8 @@ Flags:
   --scenarios LIST        scenarios to run (default setup,echo,bulk,small,parallel)
   --bulk-size SIZE        size of the bulk file (default 1GiB)
   --small COUNTxSIZE      the small files (default 1000x64KiB)
-  --small-workers N       concurrent Gets in the small scenario (default 8, at most 16)
+  --small-workers N       files on the network at once in the small scenario
+                          (default 8, at most 16)
   --parallel COUNTxSIZE   the parallel files (default 4x64MiB, at most 16 files)
   --trials N              measured rounds of bulk, small and parallel (default 3)
   --setup-trials N        measured rounds of setup (default 20)

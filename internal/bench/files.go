@@ -15,7 +15,7 @@ type Workload struct {
 	BulkSize      int64 `json:"bulk_size"`
 	SmallCount    int   `json:"small_count"`
 	SmallSize     int64 `json:"small_size"`
-	SmallWorkers  int   `json:"small_workers"` // concurrent Gets over one session
+	SmallWorkers  int   `json:"small_workers"` // files in flight at once over one session (GetBatch's Parallel)
 	ParallelCount int   `json:"parallel_count"`
 	ParallelSize  int64 `json:"parallel_size"`
 }

@@ -265,7 +265,7 @@ var scenarioTitles = map[string]string{
 	Setup:    "setup: the transport's session; + ferry's hello; + the first echo reply, ms",
 	Echo:     "echo: round-trip time on one session, ms",
 	Bulk:     "bulk: one file fetched and verified, MB/s",
-	Small:    "small: many files, concurrent Gets on one session, files/s",
+	Small:    "small: many files fetched as one batch (as by get -r), files/s",
 	Parallel: "parallel: several large files at once, aggregate MB/s",
 }
 

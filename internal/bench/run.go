@@ -19,7 +19,7 @@ const (
 	Setup    = "setup"    // a fresh session until the first echo reply
 	Echo     = "echo"     // round-trip times of echoes on one session
 	Bulk     = "bulk"     // one large file, fetched and verified
-	Small    = "small"    // many small files, concurrent Gets on one session
+	Small    = "small"    // many small files fetched as one batch (GetBatch)
 	Parallel = "parallel" // several large files at once on one session
 )
 
@@ -507,6 +507,8 @@ func runBulk(ctx context.Context, cfg *Config, cl *transfer.Client, m *meter, t 
 	return nil
 }
 
+// runSmall fetches the small files the way "ferry get" fetches many files:
+// one GetBatch, SmallWorkers files on the network at once.
 func runSmall(ctx context.Context, cfg *Config, cl *transfer.Client, m *meter, t *Trial) error {
 	dir, err := trialDir(cfg)
 	if err != nil {
@@ -514,36 +516,21 @@ func runSmall(ctx context.Context, cfg *Config, cl *transfer.Client, m *meter, t
 	}
 	defer os.RemoveAll(dir)
 	w := cfg.Workload
-	next := make(chan int)
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	var wg sync.WaitGroup
+	items := make([]transfer.Item, w.SmallCount)
+	for i := range items {
+		items[i] = transfer.Item{Remote: w.SmallPath(i), Local: fmt.Sprintf("%07d.bin", i)}
+	}
 	m.start()
-	for range max(w.SmallWorkers, 1) {
-		wg.Go(func() {
-			for i := range next {
-				if _, err := get(ctx, cl, w.SmallPath(i), dir, fmt.Sprintf("%07d.bin", i), w.SmallSize); err != nil {
-					cancel(err)
-					return
-				}
-			}
-		})
-	}
-feed:
-	for i := range w.SmallCount {
-		select {
-		case next <- i:
-		case <-ctx.Done():
-			break feed
-		}
-	}
-	close(next)
-	wg.Wait()
+	sum, err := cl.GetBatch(ctx, items, transfer.BatchOptions{DestDir: dir, Parallel: max(w.SmallWorkers, 1), Replace: true})
 	d := m.stop()
-	if err := context.Cause(ctx); err != nil {
-		return err
+	if err != nil {
+		return fmt.Errorf("small files: %d of %d fetched: %w", sum.Files, w.SmallCount, err)
 	}
-	t.Seconds, t.Files, t.Bytes = d.Seconds(), w.SmallCount, int64(w.SmallCount)*w.SmallSize
+	if want := int64(w.SmallCount) * w.SmallSize; sum.Files != w.SmallCount || sum.Bytes != want {
+		return fmt.Errorf("small files: %d files of %d bytes in all, expected %d of %d: the server's bench files were prepared for other sizes",
+			sum.Files, sum.Bytes, w.SmallCount, want)
+	}
+	t.Seconds, t.Files, t.Bytes = d.Seconds(), w.SmallCount, sum.Bytes
 	return nil
 }
 

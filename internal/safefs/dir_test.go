@@ -70,8 +70,7 @@ func TestGroupSync(t *testing.T) {
 	first := make(chan struct{})
 	var mu sync.Mutex
 	var order []string
-	var g *groupSync
-	g = newGroupSync(func() error { return nil })
+	g := newGroupSync(func() error { return nil })
 	g.testHook = func(n uint64) {
 		if n == 1 {
 			<-first
