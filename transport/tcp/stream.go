@@ -101,18 +101,24 @@ func (c *streamConn) lingerKill() {
 			return
 		}
 		for time.Now().Before(deadline) {
-			var info *unix.TCPInfo
-			var gerr error
-			cerr := raw.Control(func(fd uintptr) {
-				info, gerr = unix.GetsockoptTCPInfo(int(fd), unix.IPPROTO_TCP, unix.TCP_INFO)
-			})
-			if cerr != nil || gerr != nil || (info.Unacked == 0 && info.Notsent_bytes == 0) {
+			pending, rttMicros, err := unacked(raw)
+			if errors.Is(err, errors.ErrUnsupported) {
+				// No way to see the acknowledgements here: give them a
+				// fixed while.
+				time.Sleep(fallbackLinger)
 				return
 			}
-			time.Sleep(lingerPoll(info.Rtt))
+			if err != nil || !pending {
+				return
+			}
+			time.Sleep(lingerPoll(rttMicros))
 		}
 	}()
 }
+
+// fallbackLinger is how long lingerKill waits where the kernel cannot tell
+// what the peer has acknowledged (systems without Linux's TCP_INFO).
+const fallbackLinger = 250 * time.Millisecond
 
 // lingerPoll is how long lingerKill waits between two looks at the
 // unacknowledged bytes: a quarter of the connection's smoothed RTT (in
