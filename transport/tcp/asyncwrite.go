@@ -16,8 +16,9 @@ import (
 // hands them to crypto/tls without a deadline; Write's deadline bounds only
 // the wait for room in the queue.
 type asyncWriteConn struct {
-	net.Conn          // the *tls.Conn; reads and read deadlines go straight to it
-	raw      net.Conn // the TCP connection underneath
+	net.Conn                // the *tls.Conn; reads and read deadlines go straight to it
+	raw      net.Conn       // the TCP connection underneath
+	batcher  *recordBatcher // between the two; nil: none
 
 	queue chan []byte
 	done  chan struct{} // closed by Close
@@ -39,10 +40,13 @@ const (
 
 var chunkPool = sync.Pool{New: func() any { b := make([]byte, asyncChunk); return &b }}
 
-func newAsyncWriteConn(c, raw net.Conn) *asyncWriteConn {
+// newAsyncWriteConn wraps c, a *tls.Conn over raw, possibly through
+// batcher (may be nil).
+func newAsyncWriteConn(c, raw net.Conn, batcher *recordBatcher) *asyncWriteConn {
 	a := &asyncWriteConn{
 		Conn:    c,
 		raw:     raw,
+		batcher: batcher,
 		queue:   make(chan []byte, asyncQueued),
 		done:    make(chan struct{}),
 		changed: make(chan struct{}),
@@ -53,23 +57,38 @@ func newAsyncWriteConn(c, raw net.Conn) *asyncWriteConn {
 }
 
 func (a *asyncWriteConn) writeLoop() {
+	batch := make([][]byte, 0, asyncQueued)
 	for {
 		select {
 		case b := <-a.queue:
+			// Whatever else is queued goes out with it, in one write to
+			// the socket (see recordBatcher).
+			batch = append(batch[:0], b)
+		more:
+			for len(batch) < asyncQueued {
+				select {
+				case b := <-a.queue:
+					batch = append(batch, b)
+				default:
+					break more
+				}
+			}
 			a.mu.Lock()
 			failed := a.err != nil
 			a.mu.Unlock()
 			if !failed {
-				if _, err := a.Conn.Write(b); err != nil {
+				if err := a.writeBatch(batch); err != nil {
 					a.mu.Lock()
 					a.err = err
 					a.mu.Unlock()
 				}
 			}
-			full := b[:cap(b)]
-			chunkPool.Put(&full)
+			for _, b := range batch {
+				full := b[:cap(b)]
+				chunkPool.Put(&full)
+			}
 			a.mu.Lock()
-			a.pending--
+			a.pending -= len(batch)
 			if a.pending == 0 {
 				close(a.drained)
 				a.drained = make(chan struct{})
@@ -79,6 +98,26 @@ func (a *asyncWriteConn) writeLoop() {
 			return
 		}
 	}
+}
+
+// writeBatch hands the chunks to crypto/tls, with their records gathered
+// into one socket write when there is a batcher.
+func (a *asyncWriteConn) writeBatch(batch [][]byte) error {
+	if a.batcher != nil {
+		a.batcher.begin()
+	}
+	var err error
+	for _, b := range batch {
+		if _, err = a.Conn.Write(b); err != nil {
+			break
+		}
+	}
+	if a.batcher != nil {
+		if ferr := a.batcher.end(); err == nil {
+			err = ferr
+		}
+	}
+	return err
 }
 
 // Write queues p, waiting for room until the write deadline. It returns how
@@ -196,4 +235,57 @@ func (a *asyncWriteConn) Close() error {
 // ConnectionState returns the state of the TLS connection underneath.
 func (a *asyncWriteConn) ConnectionState() tls.ConnectionState {
 	return a.Conn.(*tls.Conn).ConnectionState()
+}
+
+// recordBatcher sits between crypto/tls and the TCP connection. crypto/tls
+// writes every record (at most 16 KiB of data) with a write call of its own:
+// four system calls for a 64 KiB file, sixteen per 256 KiB of a large one.
+// While a batch is open (begin, end) the records are gathered instead and
+// go out in one write at end. A record another goroutine writes meanwhile
+// (an alert) joins the batch in order. A failed write shows at end, where
+// the caller takes it as the connection's write error.
+type recordBatcher struct {
+	net.Conn // the TCP connection
+
+	mu       sync.Mutex
+	batching bool
+	buf      *[]byte // from batchPool while batching
+}
+
+// batchPool holds the gathering buffers, so that an idle connection keeps
+// none: a batch is at most asyncQueued chunks and their record overhead.
+var batchPool = sync.Pool{New: func() any { b := make([]byte, 0, asyncQueued*(asyncChunk+asyncChunk/512)); return &b }}
+
+func (r *recordBatcher) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	if r.batching {
+		*r.buf = append(*r.buf, p...)
+		r.mu.Unlock()
+		return len(p), nil
+	}
+	r.mu.Unlock()
+	return r.Conn.Write(p)
+}
+
+func (r *recordBatcher) begin() {
+	r.mu.Lock()
+	r.batching = true
+	r.buf = batchPool.Get().(*[]byte)
+	r.mu.Unlock()
+}
+
+// end closes the batch and writes what it gathered.
+func (r *recordBatcher) end() error {
+	r.mu.Lock()
+	r.batching = false
+	buf := r.buf
+	r.buf = nil
+	r.mu.Unlock()
+	var err error
+	if len(*buf) > 0 {
+		_, err = r.Conn.Write(*buf)
+	}
+	*buf = (*buf)[:0]
+	batchPool.Put(buf)
+	return err
 }

@@ -176,7 +176,8 @@ func (l *listener) handshake(tcpc *net.TCPConn) {
 		if first == magic[0] && l.t.cfg.AllowPlaintext {
 			plain = true
 		} else {
-			tc := tls.Server(tcpc, l.t.tls)
+			batcher := &recordBatcher{Conn: tcpc}
+			tc := tls.Server(batcher, l.t.tls)
 			ctx, cancel := context.WithDeadline(context.Background(), deadline)
 			err := tc.HandshakeContext(ctx)
 			cancel()
@@ -194,7 +195,7 @@ func (l *listener) handshake(tcpc *net.TCPConn) {
 			if len(st.PeerCertificates) > 0 {
 				peerCert = st.PeerCertificates[0].Raw
 			}
-			nc = newAsyncWriteConn(tc, tcpc)
+			nc = newAsyncWriteConn(tc, tcpc, batcher)
 		}
 	}
 	if _, err := nc.Write(appendServerPreamble(nil, l.t.cfg.MaxStreams)); err != nil {

@@ -211,7 +211,8 @@ func (t *Transport) dialConn(ctx context.Context, addr string, kind byte, id ses
 			conf = conf.Clone()
 			conf.ServerName = host
 		}
-		tc := tls.Client(tcpc, conf)
+		batcher := &recordBatcher{Conn: tcpc}
+		tc := tls.Client(batcher, conf)
 		if err := tc.HandshakeContext(hctx); err != nil {
 			c.Close()
 			return nil, fmt.Errorf("tls handshake with %s: %w", addr, tlsError(err))
@@ -220,7 +221,7 @@ func (t *Transport) dialConn(ctx context.Context, addr string, kind byte, id ses
 			c.Close()
 			return nil, fmt.Errorf("tls handshake with %s: %w (ALPN %q)", addr, transport.ErrWrongProtocol, p)
 		}
-		nc = newAsyncWriteConn(tc, tcpc)
+		nc = newAsyncWriteConn(tc, tcpc, batcher)
 	}
 	if dl, ok := hctx.Deadline(); ok {
 		_ = nc.SetWriteDeadline(dl)
