@@ -325,7 +325,7 @@ func (p *Partial) Publish(opts PublishOptions) error {
 		err = p.d.Sync()
 	}
 	if err != nil {
-		return fmt.Errorf("published %s but could not sync its directory: %w", Printable(p.name), err)
+		return fmt.Errorf("published %s but could not make its name durable (sync): %w", Printable(p.name), err)
 	}
 	return nil
 }
