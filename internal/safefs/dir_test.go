@@ -175,3 +175,30 @@ func openRoot(t *testing.T, dir string) *os.Root {
 	t.Cleanup(func() { r.Close() })
 	return r
 }
+
+// The folders of one Dest on one file system share one group of syncs, so
+// that files published into different folders still share their syncs.
+func TestDestFoldersShareSyncs(t *testing.T) {
+	if !haveSyncFS {
+		t.Skip("no syncfs here")
+	}
+	dest, err := OpenDest(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dest.Close()
+	top, err := dest.Dir(".")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deep, err := dest.Dir("a/b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if top.fsSync == nil || top.fsSync != deep.fsSync {
+		t.Errorf("folders on one file system have syncs %p and %p, want one shared", top.fsSync, deep.fsSync)
+	}
+	if top.dirSync == deep.dirSync {
+		t.Error("two folders share one folder sync")
+	}
+}
