@@ -563,12 +563,7 @@ func TestSessionLimitPerHost(t *testing.T) {
 func TestSlotFreeOnFinalReply(t *testing.T) {
 	forEachTransport(t, func(t *testing.T, k kit) {
 		root, dest := t.TempDir(), t.TempDir()
-		var items []Item
-		for i := range 4 {
-			name := fmt.Sprintf("f%d", i)
-			writeFile(t, root, name, randomBytes(t, 1000))
-			items = append(items, Item{Remote: name, Local: name})
-		}
+		items := writeItems(t, root, 4, 1000)
 		addr, _ := serve(t, k, root, ServerConfig{
 			MaxTransfersPerSession: 1,
 			// Wind down slowly after every final reply.
@@ -582,7 +577,7 @@ func TestSlotFreeOnFinalReply(t *testing.T) {
 		if _, err := c.Get(ctx, "missing", GetOptions{DestDir: dest}); !errors.Is(err, ErrNotFound) {
 			t.Fatalf("Get of a missing file: %v, want ErrNotFound", err)
 		}
-		if _, err := c.Get(ctx, "f0", GetOptions{DestDir: dest}); err != nil {
+		if _, err := c.Get(ctx, "f00", GetOptions{DestDir: dest}); err != nil {
 			t.Fatalf("Get right after an ERROR reply: %v", err)
 		}
 		sum, err := c.GetBatch(ctx, items, BatchOptions{DestDir: dest, Replace: true, Parallel: 8})
@@ -599,12 +594,7 @@ func TestSlotFreeOnFinalReply(t *testing.T) {
 func TestBatchParallelBound(t *testing.T) {
 	forEachTransport(t, func(t *testing.T, k kit) {
 		root, dest := t.TempDir(), t.TempDir()
-		var items []Item
-		for i := range 24 {
-			name := fmt.Sprintf("f%02d", i)
-			writeFile(t, root, name, randomBytes(t, 100))
-			items = append(items, Item{Remote: name, Local: name})
-		}
+		items := writeItems(t, root, 24, 100)
 		var mu sync.Mutex
 		inFlight, most := 0, 0
 		addr, _ := serve(t, k, root, ServerConfig{testHookBeforeCopy: func(string) {
@@ -635,4 +625,17 @@ func TestBatchParallelBound(t *testing.T) {
 			}
 		}
 	})
+}
+
+// writeItems writes n files of size random bytes into root, named f00,
+// f01, ..., and returns them as batch items saved under the same names.
+func writeItems(t *testing.T, root string, n, size int) []Item {
+	t.Helper()
+	items := make([]Item, n)
+	for i := range items {
+		name := fmt.Sprintf("f%02d", i)
+		writeFile(t, root, name, randomBytes(t, size))
+		items[i] = Item{Remote: name, Local: name}
+	}
+	return items
 }

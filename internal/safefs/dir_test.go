@@ -118,14 +118,7 @@ func TestGroupSyncError(t *testing.T) {
 // written and before it gets its name, and again after: a crash at any
 // moment leaves either no name or the name with every byte.
 func TestPublishSharedSyncOrder(t *testing.T) {
-	if !haveSyncFS {
-		t.Skip("no syncfs here")
-	}
-	dest, err := OpenDest(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dest.Close()
+	dest := openSyncDest(t)
 	d, err := dest.Dir("sub")
 	if err != nil {
 		t.Fatal(err)
@@ -179,14 +172,7 @@ func openRoot(t *testing.T, dir string) *os.Root {
 // The folders of one Dest on one file system share one group of syncs, so
 // that files published into different folders still share their syncs.
 func TestDestFoldersShareSyncs(t *testing.T) {
-	if !haveSyncFS {
-		t.Skip("no syncfs here")
-	}
-	dest, err := OpenDest(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer dest.Close()
+	dest := openSyncDest(t)
 	top, err := dest.Dir(".")
 	if err != nil {
 		t.Fatal(err)
@@ -201,4 +187,19 @@ func TestDestFoldersShareSyncs(t *testing.T) {
 	if top.dirSync == deep.dirSync {
 		t.Error("two folders share one folder sync")
 	}
+}
+
+// openSyncDest opens a Dest on a fresh folder, skipping the test where
+// there is no syncfs.
+func openSyncDest(t *testing.T) *Dest {
+	t.Helper()
+	if !haveSyncFS {
+		t.Skip("no syncfs here")
+	}
+	dest, err := OpenDest(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { dest.Close() })
+	return dest
 }
