@@ -206,8 +206,12 @@ func (r *textReporter) summary(sum transfer.Summary, err error) int {
 		if sum.Links > 0 {
 			identical += fmt.Sprintf(", %d symlinks recreated", sum.Links)
 		}
-		r.c.infof("%d of %d files fetched and verified%s; %s received in %.1f s (%s)",
-			sum.Files, n, identical, formatSize(sum.Received), sum.Duration.Seconds(), formatRate(sum.Received, sum.Duration))
+		rate := ""
+		if sum.Received > 0 {
+			rate = " (" + formatRate(sum.Received, sum.Duration) + ")"
+		}
+		r.c.infof("%d of %d files fetched and verified%s; %s received in %s%s",
+			sum.Files, n, identical, formatSize(sum.Received), formatDuration(sum.Duration), rate)
 	}
 	if sum.Failed > 0 || err != nil {
 		if n > 1 {
@@ -389,4 +393,13 @@ func errorCode(err error) string {
 		return "too_large"
 	}
 	return "error"
+}
+
+// formatDuration shows a duration to a useful precision: milliseconds under
+// a second ("38 ms"), tenths of seconds above ("2.4 s").
+func formatDuration(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
 }
