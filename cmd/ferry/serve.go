@@ -52,6 +52,12 @@ Flags:
                           scripts that use port 0; removed on exit
   --grace DURATION        on SIGINT or SIGTERM, let transfers in progress finish
                           for this long before closing them (default 5s)
+  --max-sessions N        clients connected at once (default 256); one more is
+                          refused with "too busy, try again later"
+  --max-per-host N        of those, from one client address (default 64), so
+                          that one host cannot take every slot
+  --max-transfers N       files and listings in flight per session (default 16,
+                          at most 65535); clients never ask for more
   --bench                 serve no folder but the files "ferry bench HOST:PORT"
                           fetches, made up as they are sent: read-only, nothing
                           read from or written to disk. Their names carry their
@@ -81,6 +87,8 @@ type serveFlags struct {
 	addrFile   string
 	grace      time.Duration
 	bench      bool
+
+	maxSessions, maxPerHost, maxTransfers int
 }
 
 func serveMain(c *cli, args []string) int {
@@ -95,6 +103,9 @@ func serveMain(c *cli, args []string) int {
 	fs.StringVar(&f.addrFile, "addr-file", "", "")
 	fs.DurationVar(&f.grace, "grace", 5*time.Second, "")
 	fs.BoolVar(&f.bench, "bench", false, "")
+	fs.IntVar(&f.maxSessions, "max-sessions", transfer.DefaultMaxSessions, "")
+	fs.IntVar(&f.maxPerHost, "max-per-host", transfer.DefaultMaxSessionsPerHost, "")
+	fs.IntVar(&f.maxTransfers, "max-transfers", transfer.DefaultMaxTransfersPerSession, "")
 	pos, status, done := c.parse(fs, "serve", serveHelp, args)
 	if done {
 		return status
@@ -115,6 +126,16 @@ func serveMain(c *cli, args []string) int {
 		root = pos[0]
 	}
 	return c.serve(root, &f)
+}
+
+// serverConfig is the server's configuration from the flags.
+func (f *serveFlags) serverConfig(logger *slog.Logger) transfer.ServerConfig {
+	return transfer.ServerConfig{
+		Logger:                 logger,
+		MaxSessions:            f.maxSessions,
+		MaxSessionsPerHost:     f.maxPerHost,
+		MaxTransfersPerSession: f.maxTransfers,
+	}
 }
 
 // check validates the flags without touching the disk or the network.
@@ -141,6 +162,14 @@ func (f *serveFlags) check() error {
 	}
 	if f.grace < 0 {
 		return usagef("--grace must not be negative")
+	}
+	switch {
+	case f.maxSessions < 1:
+		return usagef("--max-sessions must be at least 1")
+	case f.maxPerHost < 1:
+		return usagef("--max-per-host must be at least 1")
+	case f.maxTransfers < 1 || f.maxTransfers > 65535:
+		return usagef("--max-transfers must be from 1 to 65535")
 	}
 	if net.ParseIP(f.listen) != nil {
 		f.listen = net.JoinHostPort(f.listen, defaultPort)
@@ -204,9 +233,9 @@ func (c *cli) serve(root string, f *serveFlags) int {
 	logger := slog.New(slog.NewTextHandler(c.stderr, nil))
 	var srv *transfer.Server
 	if f.bench {
-		srv, err = transfer.NewBenchServer(transfer.ServerConfig{Logger: logger})
+		srv, err = transfer.NewBenchServer(f.serverConfig(logger))
 	} else {
-		srv, err = transfer.NewServer(root, transfer.ServerConfig{Logger: logger})
+		srv, err = transfer.NewServer(root, f.serverConfig(logger))
 	}
 	if err != nil {
 		for _, ln := range listeners {
@@ -243,6 +272,11 @@ func (c *cli) serve(root string, f *serveFlags) int {
 	}
 	if f.clientCA != "" {
 		line += "; client certificates required"
+	}
+	if f.maxSessions != transfer.DefaultMaxSessions || f.maxPerHost != transfer.DefaultMaxSessionsPerHost ||
+		f.maxTransfers != transfer.DefaultMaxTransfersPerSession {
+		line += fmt.Sprintf("; limits: sessions %d, per client address %d, transfers per session %d",
+			f.maxSessions, min(f.maxPerHost, f.maxSessions), f.maxTransfers)
 	}
 	c.infof("%s", line)
 
