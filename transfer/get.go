@@ -139,9 +139,12 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 	base := path.Base(name)
 	if fi, err := d.Root().Lstat(base); err == nil {
 		if opts.SkipIdentical && fi.Mode().IsRegular() && (opts.Expected == nil || opts.Expected.Size == fi.Size()) {
-			res, err := c.withSlot(ctx, opts, func() (*Result, error) {
-				return c.same(ctx, remotePath, root, name)
-			})
+			release, err := c.takeSlot(ctx, opts)
+			if err != nil {
+				return nil, err
+			}
+			res, err := c.same(ctx, remotePath, root, name)
+			release()
 			if err == nil {
 				res.Path, res.Duration = local, time.Since(start)
 				return res, nil
@@ -158,23 +161,29 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 	resume := opts.Resume
 	restarted := false
 	for attempt := 0; ; attempt++ {
+		// The slot is taken before the partial file is made, so that files
+		// waiting for one leave no empty part files behind if the process
+		// dies.
+		release, err := c.takeSlot(ctx, opts)
+		if err != nil {
+			return nil, err
+		}
 		p, err := d.CreatePartial(base, name, resume)
 		if err != nil {
+			release()
 			return nil, fmt.Errorf("partial file for %s: %w", safefs.Printable(local), err)
 		}
 		var prefix hash.Hash
 		offset := p.Size()
 		if offset > 0 {
 			if prefix, err = c.hashPrefix(p.File(), offset); err != nil {
+				release()
 				p.Keep()
 				return nil, fmt.Errorf("reading the partial file: %w", err)
 			}
 		}
-		var file *wire.File
-		res, err := c.withSlot(ctx, opts, func() (res *Result, err error) {
-			res, file, err = c.fetchFile(ctx, fetchParams{path: remotePath, offset: offset, prefix: prefix, w: p, progress: opts.Progress})
-			return res, err
-		})
+		res, file, err := c.fetchFile(ctx, fetchParams{path: remotePath, offset: offset, prefix: prefix, w: p, progress: opts.Progress})
+		release()
 		putHash(prefix)
 		if errors.Is(err, errPrefixMismatch) && attempt == 0 {
 			p.Discard()
@@ -216,27 +225,33 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 	}
 }
 
-// withSlot runs one GET, f, holding one of the session's request slots and,
-// when opts.slots is not nil, one of those: the request slot is the
-// server's limit, opts.slots the caller's. Writing the file to disk
-// afterwards holds neither.
-func (c *Client) withSlot(ctx context.Context, opts GetOptions, f func() (*Result, error)) (*Result, error) {
+// takeSlot takes, for one GET and the partial file it writes, one of the
+// session's request slots and, when opts.slots is not nil, one of those:
+// the request slot is the server's limit, opts.slots the caller's.
+// Publishing the file afterwards holds neither. release gives both back.
+func (c *Client) takeSlot(ctx context.Context, opts GetOptions) (release func(), err error) {
 	if opts.slots != nil {
 		select {
 		case opts.slots <- struct{}{}:
-			defer func() { <-opts.slots }()
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
 	}
 	if err := c.acquire(ctx); err != nil {
+		if opts.slots != nil {
+			<-opts.slots
+		}
 		return nil, err
 	}
-	defer c.release()
 	if opts.onSlot != nil {
 		opts.onSlot()
 	}
-	return f()
+	return func() {
+		c.release()
+		if opts.slots != nil {
+			<-opts.slots
+		}
+	}, nil
 }
 
 // same checks the existing local file name against the server's file by
