@@ -639,3 +639,39 @@ func writeItems(t *testing.T, root string, n, size int) []Item {
 	}
 	return items
 }
+
+// TestBatchPartialsOnlyInFlight checks that a batch makes a partial file
+// only for a file on the network: the files waiting for a slot have none,
+// so a process killed mid-batch leaves at most Parallel part files.
+func TestBatchPartialsOnlyInFlight(t *testing.T) {
+	root, dest := t.TempDir(), t.TempDir()
+	items := writeItems(t, root, 6, 100)
+	var once sync.Once
+	parts := -1
+	countParts := func(string) {
+		once.Do(func() {
+			time.Sleep(50 * time.Millisecond) // time for waiting workers to act
+			ents, err := os.ReadDir(dest)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			parts = 0
+			for _, e := range ents {
+				if strings.HasSuffix(e.Name(), safefs.PartSuffix) {
+					parts++
+				}
+			}
+		})
+	}
+	k := kits(t)[0]
+	addr, _ := serve(t, k, root, ServerConfig{testHookBeforeCopy: countParts})
+	c := dial(t, k.client(t), addr, ClientConfig{})
+	sum, err := c.GetBatch(testContext(t), items, BatchOptions{DestDir: dest, Parallel: 1})
+	if err != nil || sum.Files != len(items) {
+		t.Fatalf("GetBatch: %+v, %v", sum, err)
+	}
+	if parts != 1 {
+		t.Errorf("%d part files while one file was on the network, want 1", parts)
+	}
+}
