@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"sync"
+	"time"
 )
 
 // Dest is a destination folder and the folders beneath it, each opened
@@ -19,6 +20,14 @@ type Dest struct {
 	dirs map[string]*DestDir   // by slash-separated path beneath root, "." for root
 	fss  map[uint64]*groupSync // syncfs group commits, by device
 }
+
+// fsSyncLinger is how long a file-system sync waits for more files to
+// cover before it begins. Without the wait, a batch of 1000 files of
+// 64 KiB over TLS ran 500 to 1000 syncs on a fresh ext4 with a journal;
+// with 1-3 ms, 275 to 430, and the batch came about 5% faster (median of
+// eight interleaved pairs, 1750 -> 1830 files/s). Longer waits (12 ms)
+// were slower.
+const fsSyncLinger = 3 * time.Millisecond
 
 // OpenDest opens the folder dir ("" for ".") as a destination.
 func OpenDest(dir string) (*Dest, error) {
@@ -63,7 +72,7 @@ func (d *Dest) Dir(parent string) (*DestDir, error) {
 			g := d.fss[dev]
 			if g == nil {
 				f := dd.f
-				g = newGroupSync(func() error { return syncFS(f) })
+				g = newGroupSync(func() error { return syncFS(f) }, fsSyncLinger)
 				d.fss[dev] = g
 			}
 			dd.fsSync = g

@@ -52,7 +52,7 @@ func OpenDestDir(dest *os.Root, parent string) (*DestDir, error) {
 		return nil, err
 	}
 	d := &DestDir{root: root, f: f}
-	d.dirSync = newGroupSync(f.Sync)
+	d.dirSync = newGroupSync(f.Sync, 0)
 	return d, nil
 }
 

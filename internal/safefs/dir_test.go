@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"sync"
 	"testing"
+	"time"
 )
 
 // Many files published at once into one DestDir: each appears whole under
@@ -70,7 +71,7 @@ func TestGroupSync(t *testing.T) {
 	first := make(chan struct{})
 	var mu sync.Mutex
 	var order []string
-	g := newGroupSync(func() error { return nil })
+	g := newGroupSync(func() error { return nil }, 0)
 	g.testHook = func(n uint64) {
 		if n == 1 {
 			<-first
@@ -105,10 +106,30 @@ func TestGroupSync(t *testing.T) {
 	}
 }
 
+// With a linger, callers that arrive while the first one waits share its
+// run; without it, the second caller needs a run of its own.
+func TestGroupSyncLinger(t *testing.T) {
+	for _, linger := range []time.Duration{0, 200 * time.Millisecond} {
+		g := newGroupSync(func() error { time.Sleep(20 * time.Millisecond); return nil }, linger)
+		var wg sync.WaitGroup
+		wg.Go(func() { g.sync() })
+		waitFor(func() bool { g.mu.Lock(); defer g.mu.Unlock(); return g.running })
+		wg.Go(func() { g.sync() })
+		wg.Wait()
+		want := uint64(2)
+		if linger > 0 {
+			want = 1
+		}
+		if g.started != want {
+			t.Errorf("linger %v: %d runs for two callers, want %d", linger, g.started, want)
+		}
+	}
+}
+
 // A run's error reaches every caller it covers.
 func TestGroupSyncError(t *testing.T) {
 	boom := errors.New("boom")
-	g := newGroupSync(func() error { return boom })
+	g := newGroupSync(func() error { return boom }, 0)
 	if err := g.sync(); !errors.Is(err, boom) {
 		t.Fatalf("sync: %v, want boom", err)
 	}

@@ -1,6 +1,9 @@
 package safefs
 
-import "sync"
+import (
+	"sync"
+	"time"
+)
 
 // groupSync runs a sync operation for many concurrent callers at once
 // (group commit): a caller returns once a run that began after its call
@@ -9,7 +12,8 @@ import "sync"
 // them. So a burst of callers costs about two runs, not one each, and no
 // caller is told "durable" by a run that began before its change.
 type groupSync struct {
-	run func() error
+	run    func() error
+	linger time.Duration // wait before a run, to gather callers
 
 	mu      sync.Mutex
 	cond    sync.Cond
@@ -23,8 +27,11 @@ type groupSync struct {
 	testHook func(n uint64)
 }
 
-func newGroupSync(run func() error) *groupSync {
-	g := &groupSync{run: run}
+// newGroupSync returns a group commit of run. With linger > 0, a run
+// begins only linger after the first caller that asks for it, so that the
+// callers arriving meanwhile share it.
+func newGroupSync(run func() error, linger time.Duration) *groupSync {
+	g := &groupSync{run: run, linger: linger}
 	g.cond.L = &g.mu
 	return g
 }
@@ -45,6 +52,13 @@ func (g *groupSync) sync() error {
 			continue
 		}
 		g.running = true
+		if g.linger > 0 {
+			// Let more callers join this run: the run begins, and covers
+			// them, only after the wait.
+			g.mu.Unlock()
+			time.Sleep(g.linger)
+			g.mu.Lock()
+		}
 		g.started++
 		n := g.started
 		g.mu.Unlock()
