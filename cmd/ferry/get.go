@@ -19,9 +19,9 @@ import (
 )
 
 const getHelp = `Fetch files and folders from a ferry server. Every byte is verified with
-BLAKE3 before a file appears under its name; a failed or interrupted fetch
-leaves no file under its name, only a partial file that the same command
-continues later.
+BLAKE3, and the file is on disk, before it appears under its name; a failed or
+interrupted fetch leaves no file under its name, only a partial file that the
+same command continues later.
 
 Usage:
   ferry get [flags] HOST:PORT PATH...
