@@ -13,6 +13,8 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 GO=${GO:-go}
 MIB=${RESUME_MIB:-1024}
 PAIRS=${PAIRS:-"quic:tls tls:quic tcp:tls tls:tcp"}
@@ -23,20 +25,13 @@ server_pid=""
 client_pid=""
 cleanup() {
 	local status=$?
-	for p in "$client_pid" "$server_pid"; do
-		if [[ -n $p ]] && kill -0 "$p" 2>/dev/null; then
-			kill "$p" 2>/dev/null || true
-			wait "$p" 2>/dev/null || true
-		fi
-	done
+	stop_pids "$client_pid" "$server_pid"
 	rm -rf "$work"
 	exit "$status"
 }
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-now() { echo "${EPOCHREALTIME/,/.}"; }
 
 "$GO" build -o "$work/ferry" ./cmd/ferry
 ferry=$work/ferry
@@ -48,7 +43,7 @@ fp=$("$ferry" fingerprint --state-dir "$work/state" 2>/dev/null)
 "$ferry" serve --listen 127.0.0.1:0 --addr-file "$work/addr" --transports tls,quic,tcp \
 	--state-dir "$work/state" "$work/root" 2>"$work/server.log" &
 server_pid=$!
-for _ in $(seq 100); do [[ -s $work/addr ]] && break; sleep 0.1; done
+wait_file "$work/addr"
 addr=$(<"$work/addr")
 
 trust() { [[ $1 == tcp ]] && return; echo "--pin $fp"; }

@@ -28,6 +28,8 @@
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
+# shellcheck source=scripts/lib.sh
+. scripts/lib.sh
 GO=${GO:-go}
 ROUNDS=${ROUNDS:-3}
 FILES=${FILES:-1000}
@@ -45,12 +47,7 @@ pids=()
 mnt=""
 cleanup() {
 	local status=$?
-	for p in "${pids[@]}"; do
-		if kill -0 "$p" 2>/dev/null; then
-			kill "$p" 2>/dev/null || true
-			wait "$p" 2>/dev/null || true
-		fi
-	done
+	stop_pids "${pids[@]}"
 	if [[ -n $mnt ]]; then umount "$mnt" 2>/dev/null || true; fi
 	rm -rf "$work"
 	exit "$status"
@@ -58,9 +55,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
-
-now() { echo "${EPOCHREALTIME/,/.}"; }
-wait_file() { for _ in $(seq 100); do [[ -s $1 ]] && return; sleep 0.1; done; echo "no $1" >&2; exit 1; }
 
 "$GO" build -o "$work/ferry" ./cmd/ferry
 "$GO" build -o "$work/h2files" ./scripts/h2files
