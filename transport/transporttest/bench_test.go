@@ -12,6 +12,7 @@ import (
 	"github.com/ferryproject/ferry/transport"
 	"github.com/ferryproject/ferry/transport/quic"
 	"github.com/ferryproject/ferry/transport/tcp"
+	quicgo "github.com/quic-go/quic-go"
 )
 
 // benchSize is what one benchmark operation moves: large enough that
@@ -41,6 +42,7 @@ func BenchmarkThroughput(b *testing.B) {
 		s, _ := tcp.NewTLS(pki.ServerTLS(), tcp.Config{})
 		benchTransport(b, c, s)
 	})
+	b.Run("quic-bare", func(b *testing.B) { benchBareQUIC(b, pki) })
 	b.Run("quic", func(b *testing.B) {
 		c, err := quic.New(pki.ClientTLS(), quic.Config{})
 		if err != nil {
@@ -159,5 +161,65 @@ func benchBare(b *testing.B, wrapClient, wrapServer func(net.Conn) net.Conn) {
 			b.Fatalf("read %d bytes, %v", n, err)
 		}
 		c.Close()
+	}
+}
+
+// benchBareQUIC is benchTransport's workload on quic-go itself, with its
+// default configuration: one connection, one stream per operation.
+func benchBareQUIC(b *testing.B, pki *testpki.PKI) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	serverTLS, clientTLS := pki.ServerTLS(), pki.ClientTLS()
+	serverTLS.NextProtos, clientTLS.NextProtos = []string{"bench"}, []string{"bench"}
+	ln, err := quicgo.ListenAddr("127.0.0.1:0", serverTLS, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		conn, err := ln.Accept(ctx)
+		if err != nil {
+			return
+		}
+		defer conn.CloseWithError(0, "")
+		buf := make([]byte, 256<<10)
+		for {
+			st, err := conn.AcceptStream(ctx)
+			if err != nil {
+				return
+			}
+			var req [1]byte
+			if _, err := io.ReadFull(st, req[:]); err != nil {
+				return
+			}
+			for sent := 0; sent < benchSize; sent += len(buf) {
+				if _, err := st.Write(buf); err != nil {
+					return
+				}
+			}
+			st.Close()
+		}
+	}()
+	conn, err := quicgo.DialAddr(ctx, ln.Addr().String(), clientTLS, nil)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.CloseWithError(0, "")
+	buf := make([]byte, 256<<10)
+	b.SetBytes(benchSize)
+	b.ResetTimer()
+	for range b.N {
+		st, err := conn.OpenStream()
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := st.Write([]byte{1}); err != nil {
+			b.Fatal(err)
+		}
+		st.Close()
+		n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{st}, buf)
+		if err != nil || n != benchSize {
+			b.Fatalf("read %d bytes, %v; want %d then EOF", n, err, benchSize)
+		}
 	}
 }
