@@ -37,6 +37,7 @@ type BatchOptions struct {
 	Replace       bool   // see GetOptions.Replace
 	SkipIdentical bool   // see GetOptions.SkipIdentical
 	Resume        bool   // see GetOptions.Resume
+	NoSync        bool   // see GetOptions.NoSync
 	// Symlinks makes FetchTree and GetTree recreate the tree's symlinks
 	// whose targets stay inside the tree (see FetchTree). Default: every
 	// symlink is skipped. FetchTree needs the manifest from TreeLinks.
@@ -139,7 +140,7 @@ func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) 
 				var last time.Time
 				res, err := c.Get(ctx, it.Remote, GetOptions{
 					DestDir: opts.DestDir, Name: it.Local, Replace: opts.Replace,
-					SkipIdentical: opts.SkipIdentical, Resume: opts.Resume, Expected: it.Entry,
+					SkipIdentical: opts.SkipIdentical, Resume: opts.Resume, NoSync: opts.NoSync, Expected: it.Entry,
 					dest: dest, sharedSync: true, slots: slots, onSlot: started,
 					Progress: func(done, total int64) {
 						if opts.Event == nil {

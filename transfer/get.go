@@ -46,6 +46,13 @@ type GetOptions struct {
 	// matches the server's file; a prefix that does not match is discarded
 	// and the file fetched from the start (Result.Restarted).
 	Resume bool
+	// NoSync publishes the file without waiting for it to reach the disk
+	// (safefs.PublishOptions.NoSync), as cp and rsync do: faster for many
+	// small files, but a crash of the system (not of the process) soon
+	// after may leave the file empty or short under its name. Default:
+	// the file's bytes are durable before it gets its name, and the name
+	// before Get returns.
+	NoSync bool
 	// Progress, if set, is called with the bytes received so far (resumed
 	// bytes included) and the file size, from the receiving goroutine, at
 	// most every 100 ms and once at the end.
@@ -206,6 +213,7 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 			Mode:       fs.FileMode(file.Mode)&0o755 | 0o600,
 			ModTime:    time.Unix(0, file.ModTime),
 			SharedSync: opts.sharedSync,
+			NoSync:     opts.NoSync,
 		})
 		if err != nil && !p.Published() {
 			// Verified bytes: keep them for a resume under another name

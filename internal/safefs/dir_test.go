@@ -173,6 +173,49 @@ func TestPublishSharedSyncOrder(t *testing.T) {
 	}
 }
 
+// NoSync publishes without a single sync, shared or not; without it the
+// same Publish syncs (so the counting below can see them).
+func TestPublishNoSync(t *testing.T) {
+	for _, tc := range []struct {
+		shared, noSync bool
+		want           int
+	}{
+		{shared: false, noSync: false, want: 2}, // fsync of the file, then of the folder
+		{shared: true, noSync: false, want: 2},  // syncfs before the rename and after
+		{shared: false, noSync: true, want: 0},
+		{shared: true, noSync: true, want: 0},
+	} {
+		t.Run(fmt.Sprintf("shared=%v,nosync=%v", tc.shared, tc.noSync), func(t *testing.T) {
+			dest := openSyncDest(t)
+			d, err := dest.Dir(".")
+			if err != nil {
+				t.Fatal(err)
+			}
+			syncs := 0
+			count := func(uint64) { syncs++ }
+			d.fsSync.testHook, d.dirSync.testHook = count, count
+			testHookFileSync = func() { syncs++ }
+			t.Cleanup(func() { testHookFileSync = nil })
+			p, err := d.CreatePartial("f", "f", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := p.Write([]byte("data")); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Publish(PublishOptions{SharedSync: tc.shared, NoSync: tc.noSync}); err != nil {
+				t.Fatal(err)
+			}
+			if syncs != tc.want {
+				t.Errorf("%d syncs, want %d", syncs, tc.want)
+			}
+			if got, err := dest.Root().ReadFile("f"); err != nil || string(got) != "data" {
+				t.Errorf("published file: %q, %v", got, err)
+			}
+		})
+	}
+}
+
 // waitFor yields until cond holds; the test's deadline bounds it.
 func waitFor(cond func() bool) {
 	for !cond() {

@@ -74,6 +74,12 @@ type PublishOptions struct {
 	// applies to Partials created in a folder from [Dest.Dir], on Linux;
 	// otherwise Publish syncs the file and its folder as without it.
 	SharedSync bool
+	// NoSync skips every sync, shared or not: Publish returns once the
+	// name exists, and the file and its name reach the disk whenever the
+	// kernel writes them back, as with cp or rsync. NAME still never holds
+	// a partial file while the system runs, but a crash of the system (not
+	// of the process) soon after may leave NAME empty or short.
+	NoSync bool
 }
 
 // CreatePartial starts receiving name into dest.
@@ -125,10 +131,22 @@ func (p *Partial) closeDir() {
 }
 
 func (p *Partial) open(resume bool) error {
+	// Most part files are new: try to create one first, and look at what
+	// is in the way only when something is. O_EXCL never opens an
+	// existing file and, with O_CREATE, os.Root never follows a symlink
+	// there, even a dangling one.
+	f, err := p.create()
+	if err == nil {
+		p.f = f
+		return nil
+	}
+	if !errors.Is(err, fs.ErrExist) {
+		return mapOpenErr(p.dir, err)
+	}
 	fi, err := p.dir.Lstat(p.partBase)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		// Nothing there: create below.
+		// Gone since: create below.
 	case err != nil:
 		return mapOpenErr(p.dir, err)
 	case resume:
@@ -139,10 +157,7 @@ func (p *Partial) open(resume bool) error {
 			return mapOpenErr(p.dir, err)
 		}
 	}
-	// O_EXCL: if anything appeared at the name since, fail rather than
-	// open it. With O_CREATE|O_EXCL os.Root never follows a symlink,
-	// even a dangling one.
-	f, err := p.dir.OpenFile(p.partBase, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	f, err = p.create()
 	if err != nil {
 		if errors.Is(err, fs.ErrExist) {
 			return fmt.Errorf("%w: %s appeared while being created: %w", ErrExists, p.partBase, err)
@@ -152,6 +167,15 @@ func (p *Partial) open(resume bool) error {
 	p.f = f
 	return nil
 }
+
+// create creates the part file, failing if anything is at its name.
+func (p *Partial) create() (*os.File, error) {
+	return p.dir.OpenFile(p.partBase, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+}
+
+// testHookFileSync, when set by a test, runs before each fsync of a part
+// file.
+var testHookFileSync func()
 
 // testNoRenameat2, when set by a test, makes Publish take the link and
 // remove way, as on a file system without renameat2.
@@ -273,10 +297,10 @@ func (p *Partial) Publish(opts PublishOptions) error {
 		return fmt.Errorf("publish %s: %w", p.name, os.ErrClosed)
 	}
 	fsSync := p.d.fsSync
-	if !opts.SharedSync {
+	if !opts.SharedSync || opts.NoSync {
 		fsSync = nil
 	}
-	err := p.finishFile(opts, fsSync == nil)
+	err := p.finishFile(opts, fsSync == nil && !opts.NoSync)
 	if err == nil && fsSync != nil {
 		// The bytes must be durable before the name exists.
 		err = fsSync.sync()
@@ -319,9 +343,12 @@ func (p *Partial) Publish(opts PublishOptions) error {
 			return fmt.Errorf("published %s but could not remove the part file: %w", Printable(p.name), err)
 		}
 	}
-	if fsSync != nil {
+	switch {
+	case opts.NoSync:
+		err = nil
+	case fsSync != nil:
 		err = fsSync.sync()
-	} else {
+	default:
 		err = p.d.Sync()
 	}
 	if err != nil {
@@ -349,23 +376,25 @@ func (p *Partial) finishFile(opts PublishOptions, sync bool) error {
 		return nil
 	}
 	// Sync last, so the mode and times are durable too.
+	if testHookFileSync != nil {
+		testHookFileSync()
+	}
 	return p.f.Sync()
 }
 
 // replace renames the part over NAME. rename(2) replaces the directory
 // entry: a symlink at NAME is replaced, never followed.
 func (p *Partial) replace() error {
-	fi, err := p.dir.Lstat(p.base)
-	if err == nil && fi.IsDir() {
+	// rename(2) itself refuses to put a file over a directory (EISDIR),
+	// and never follows a symlink at either name.
+	err := renameReplace(p.d, p.partBase, p.base)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, syscall.EISDIR), errors.Is(err, syscall.ENOTEMPTY), errors.Is(err, fs.ErrExist):
 		return fmt.Errorf("%w: %s is a directory", ErrExists, p.base)
 	}
-	if err := p.dir.Rename(p.partBase, p.base); err != nil {
-		if errors.Is(err, syscall.EISDIR) || errors.Is(err, syscall.ENOTEMPTY) || errors.Is(err, fs.ErrExist) {
-			return fmt.Errorf("%w: %w", ErrExists, err)
-		}
-		return mapOpenErr(p.dir, err)
-	}
-	return nil
+	return mapOpenErr(p.dir, err)
 }
 
 // Discard closes and removes the part file and ends the Partial. It does

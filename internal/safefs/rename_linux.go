@@ -29,3 +29,24 @@ func renameNoReplace(dir *os.File, from, to string) error {
 	}
 	return &os.LinkError{Op: "renameat2", Old: from, New: to, Err: serr}
 }
+
+// renameReplace renames from to to, both single names in the folder d,
+// replacing a file (or a symlink itself) at to. It works on the folder's
+// descriptor: the names need no lookup through os.Root, which would cost
+// an extra stat of to on every rename.
+func renameReplace(d *DestDir, from, to string) error {
+	rc, err := d.f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	if err := rc.Control(func(fd uintptr) {
+		serr = unix.Renameat(int(fd), from, int(fd), to)
+	}); err != nil {
+		return err
+	}
+	if serr != nil {
+		return &os.LinkError{Op: "renameat", Old: from, New: to, Err: serr}
+	}
+	return nil
+}
