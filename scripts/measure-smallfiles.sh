@@ -10,12 +10,18 @@
 #   ferry-tcp, ferry-tls, ferry-quic  ferry get -r (8 files in flight, every
 #                                     file verified and fsynced before it
 #                                     gets its name)
+#   ferry-tcp-nosync, ...             the same with --no-sync: verified, but
+#                                     left to the page cache like the peers'
 #   curl-h2     curl --http2 --parallel (8 at once) from scripts/h2files, an
 #               HTTPS server on net/http (TLS 1.3, HTTP/2)
+#   h3-quic-go  HTTP/3 on quic-go at both ends (scripts/h3files: 8 requests
+#               in flight on one connection), the QUIC peer, since curl here
+#               has no HTTP/3
 #   rsync       rsync -a from an rsync daemon (plain TCP, no encryption)
 #   cp          cp -r, a local copy (no network at all)
 #   cp+sync     cp -r then sync -f, a local copy made as durable as ferry's
-# Only ferry fsyncs each file; the peers leave their files to the page cache.
+# Only ferry (without --no-sync) syncs each file; the peers leave their files
+# to the page cache.
 #
 # Environment:
 #   DEST_FS   "loop" (the default when run as root): a fresh ext4 file
@@ -58,6 +64,7 @@ trap 'exit 143' TERM
 
 "$GO" build -o "$work/ferry" ./cmd/ferry
 "$GO" build -o "$work/h2files" ./scripts/h2files
+"$GO" build -o "$work/h3files" ./scripts/h3files
 ferry=$work/ferry
 
 # The source tree, in the page cache for every tool alike.
@@ -90,7 +97,7 @@ pids+=($!)
 wait_file "$work/addr"
 addr=$(<"$work/addr")
 
-all="ferry-tcp ferry-tls ferry-quic"
+all="ferry-tcp ferry-tls ferry-quic ferry-tcp-nosync ferry-tls-nosync ferry-quic-nosync"
 if command -v curl >/dev/null && curl --version | grep -q nghttp2; then
 	"$work/h2files" -root "$work/root" -addr-file "$work/h2addr" 2>"$work/h2.log" &
 	pids+=($!)
@@ -98,6 +105,12 @@ if command -v curl >/dev/null && curl --version | grep -q nghttp2; then
 	h2addr=$(<"$work/h2addr")
 	all+=" curl-h2"
 fi
+"$work/h3files" serve -root "$work/root" -addr-file "$work/h3addr" 2>"$work/h3.log" &
+pids+=($!)
+wait_file "$work/h3addr"
+h3addr=$(<"$work/h3addr")
+(cd "$work/root" && find small -type f) >"$work/h3.list"
+all+=" h3-quic-go"
 if command -v rsync >/dev/null; then
 	rport=$((20000 + RANDOM % 20000))
 	cat >"$work/rsyncd.conf" <<-EOF
@@ -121,15 +134,18 @@ TOOLS=${TOOLS:-$all}
 fetch() {
 	local dest=$2
 	case $1 in
-	ferry-tcp) "$ferry" get -q -r -t tcp --parallel "$PARALLEL" -o "$dest" "$addr" small 2>>"$work/client.log" ;;
-	ferry-tls | ferry-quic)
-		"$ferry" get -q -r -t "${1#ferry-}" --pin "$fp" --parallel "$PARALLEL" -o "$dest" "$addr" small 2>>"$work/client.log" ;;
+	ferry-*)
+		local t=${1#ferry-} args=()
+		if [[ $t == *-nosync ]]; then t=${t%-nosync} args+=(--no-sync); fi
+		if [[ $t != tcp ]]; then args+=(--pin "$fp"); fi
+		"$ferry" get -q -r -t "$t" "${args[@]}" --parallel "$PARALLEL" -o "$dest" "$addr" small 2>>"$work/client.log" ;;
 	curl-h2)
 		for f in "$work/root/small/"*; do
 			n=${f##*/}
 			printf 'url = "https://%s/small/%s"\noutput = "%s/small/%s"\n' "$h2addr" "$n" "$dest" "$n"
 		done >"$work/curl.cfg"
 		curl -s --no-progress-meter -k --fail --http2 --parallel --parallel-max "$PARALLEL" --create-dirs -K "$work/curl.cfg" 2>>"$work/client.log" ;;
+	h3-quic-go) "$work/h3files" get -addr "$h3addr" -list "$work/h3.list" -parallel "$PARALLEL" -o "$dest" 2>>"$work/client.log" ;;
 	rsync) rsync -a "rsync://127.0.0.1:$rport/src/small" "$dest/" ;;
 	cp) cp -r "$work/root/small" "$dest/" ;;
 	cp+sync) cp -r "$work/root/small" "$dest/" && sync -f "$dest" ;;
@@ -137,12 +153,15 @@ fetch() {
 	esac
 }
 
+# width TOOL: the width of TOOL's column.
+width() { echo $((${#1} > 10 ? ${#1} : 10)); }
+
 echo "small files: $FILES x $SIZE_KIB KiB, $PARALLEL in flight where the tool allows"
 echo "destination: $fsdesc"
 echo "machine:     $(uname -sr), $(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "date:        $(date -u '+%Y-%m-%d %H:%M UTC')"
 printf '%-11s' round
-for t in $TOOLS; do printf ' %10s' "$t"; done
+for t in $TOOLS; do printf ' %*s' "$(width "$t")" "$t"; done
 echo
 declare -A results
 for r in $(seq "$ROUNDS"); do
@@ -162,14 +181,14 @@ for r in $(seq "$ROUNDS"); do
 		fi
 		rate=$(awk -v s="$start" -v e="$end" -v n="$FILES" 'BEGIN { printf "%.0f", n / (e - s) }')
 		results[$t]+="$rate "
-		printf ' %10s' "$rate"
+		printf ' %*s' "$(width "$t")" "$rate"
 	done
 	echo
 done
 printf '%-11s' median
 for t in $TOOLS; do
 	# shellcheck disable=SC2086
-	printf ' %10s' "$(printf '%s\n' ${results[$t]} | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
+	printf ' %*s' "$(width "$t")" "$(printf '%s\n' ${results[$t]} | sort -n | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')"
 done
 echo
 rm -rf "$base/run"

@@ -9,22 +9,17 @@ package main
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"flag"
 	"fmt"
 	"log"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
-	"time"
+
+	"github.com/ferryproject/ferry/scripts/internal/selfsigned"
 )
 
 func main() {
@@ -35,7 +30,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "usage: h2files -root DIR [-addr-file FILE]")
 		os.Exit(2)
 	}
-	cert, err := selfSigned()
+	cert, err := selfsigned.Localhost("h2files")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -61,24 +56,4 @@ func main() {
 	if err := srv.ServeTLS(ln, "", ""); err != nil && err != http.ErrServerClosed {
 		log.Fatal(err)
 	}
-}
-
-// selfSigned makes a P-256 certificate for 127.0.0.1, valid for a day.
-func selfSigned() (tls.Certificate, error) {
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1),
-		Subject:      pkix.Name{CommonName: "h2files"},
-		NotBefore:    time.Now().Add(-time.Hour),
-		NotAfter:     time.Now().Add(24 * time.Hour),
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1)},
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		return tls.Certificate{}, err
-	}
-	return tls.Certificate{Certificate: [][]byte{der}, PrivateKey: key}, nil
 }
