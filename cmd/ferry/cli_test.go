@@ -71,8 +71,20 @@ func TestFormat(t *testing.T) {
 			t.Errorf("formatSize(%d) = %q, want %q", n, got, want)
 		}
 	}
-	if got := formatRate(250e6, time.Second); got != "250 MB/s" {
-		t.Errorf("formatRate = %q", got)
+	for _, tc := range []struct {
+		n    int64
+		d    time.Duration
+		want string
+	}{
+		{250e6, time.Second, "250 MB/s"},
+		{5_900_000, time.Second, "5.9 MB/s"},
+		{450_000, time.Second, "450 kB/s"},
+		{6, 49 * time.Millisecond, "122 B/s"},
+		{1, 0, "-"},
+	} {
+		if got := formatRate(tc.n, tc.d); got != tc.want {
+			t.Errorf("formatRate(%d, %v) = %q, want %q", tc.n, tc.d, got, tc.want)
+		}
 	}
 	d := []time.Duration{1, 2, 3, 10}
 	if got := median(d); got != 2 {

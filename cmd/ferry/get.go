@@ -158,9 +158,9 @@ func getMain(c *cli, args []string) int {
 
 	var rep reporter
 	if jsonOut {
-		rep = newJSONReporter(c.stdout)
+		rep = newJSONReporter(c.stdout, destDir)
 	} else {
-		rep = newTextReporter(c, quiet, toStdout)
+		rep = newTextReporter(c, quiet, toStdout, destDir)
 	}
 	rep.start(cf.addr, cf.transport, paths)
 

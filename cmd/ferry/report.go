@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sync"
 	"time"
 
@@ -41,6 +42,7 @@ type textReporter struct {
 	c        *cli
 	quiet    bool
 	toStdout bool
+	dest     string // the destination folder, for local paths
 
 	mu    sync.Mutex
 	prog  *mpb.Progress // nil unless stderr is a terminal
@@ -49,8 +51,10 @@ type textReporter struct {
 	seen  map[string]int64 // bytes already counted in the total bar, per file
 }
 
-func newTextReporter(c *cli, quiet, toStdout bool) *textReporter {
-	r := &textReporter{c: c, quiet: quiet, toStdout: toStdout, bars: map[string]*fileBar{}, seen: map[string]int64{}}
+// newTextReporter reports on stderr; dest is the folder that items' local
+// names are relative to.
+func newTextReporter(c *cli, quiet, toStdout bool, dest string) *textReporter {
+	r := &textReporter{c: c, quiet: quiet, toStdout: toStdout, dest: dest, bars: map[string]*fileBar{}, seen: map[string]int64{}}
 	if !quiet && c.stderrIsTerminal() {
 		r.prog = mpb.New(mpb.WithOutput(c.stderr), mpb.WithWidth(32), mpb.WithRefreshRate(120*time.Millisecond))
 	}
@@ -151,7 +155,7 @@ func (r *textReporter) event(e transfer.Event) {
 				what = "identical link"
 			}
 			fmt.Fprintf(r.out().stderr, "%s %s → %s (-> %s)\n", what,
-				safefs.Printable(e.Item.Remote), safefs.Printable(e.Item.Local), safefs.Printable(e.Target))
+				safefs.Printable(e.Item.Remote), safefs.Printable(localPath(r.dest, e.Item)), safefs.Printable(e.Target))
 		}
 	}
 }
@@ -229,13 +233,25 @@ func (r *textReporter) summary(sum transfer.Summary, err error) int {
 type jsonReporter struct {
 	mu           sync.Mutex
 	enc          *json.Encoder
+	dest         string // the destination folder, for local paths
 	lastProgress time.Time
 }
 
-func newJSONReporter(w io.Writer) *jsonReporter {
+// newJSONReporter writes events to w; dest is the folder that items' local
+// names are relative to.
+func newJSONReporter(w io.Writer, dest string) *jsonReporter {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
-	return &jsonReporter{enc: enc}
+	return &jsonReporter{enc: enc, dest: dest}
+}
+
+// localPath is where item is saved: its local name beneath dest, as
+// Result.Path has it, so that every event names a file the same way.
+func localPath(dest string, item transfer.Item) string {
+	if item.Local == "" {
+		return ""
+	}
+	return filepath.Join(dest, filepath.FromSlash(item.Local))
 }
 
 // progressInterval bounds the rate of progress events, over all files.
@@ -292,7 +308,7 @@ func (r *jsonReporter) plan(bytes int64, files int) {
 func (r *jsonReporter) event(e transfer.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	je := jsonEvent{Path: e.Item.Remote, Local: e.Item.Local}
+	je := jsonEvent{Path: e.Item.Remote, Local: localPath(r.dest, e.Item)}
 	switch e.Kind {
 	case transfer.EventStart:
 		je.Event = "file_start"

@@ -26,7 +26,8 @@ func formatSize(n int64) string {
 }
 
 // formatRate prints a transfer rate in decimal megabytes per second, the unit
-// the benchmarks use, or "-" when the duration is too short to mean anything.
+// the benchmarks use (kilobytes or bytes per second when it is that slow),
+// or "-" when the duration is too short to mean anything.
 func formatRate(n int64, d time.Duration) string {
 	if d <= 0 {
 		return "-"
@@ -37,8 +38,10 @@ func formatRate(n int64, d time.Duration) string {
 		return fmt.Sprintf("%.0f MB/s", mbs)
 	case mbs >= 1:
 		return fmt.Sprintf("%.1f MB/s", mbs)
-	default:
+	case mbs >= 0.001:
 		return fmt.Sprintf("%.0f kB/s", mbs*1000)
+	default:
+		return fmt.Sprintf("%.0f B/s", mbs*1e6)
 	}
 }
 
