@@ -6,11 +6,9 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/signal"
 	"path"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/ferryproject/ferry/internal/safefs"
@@ -63,7 +61,8 @@ start, with a notice, when they do not.
 Output:
   Progress bars on stderr when it is a terminal; then one line per file:
   "fetched PATH → LOCAL (SIZE, RATE, blake3 verified)". Exit status 0 when every
-  file was fetched, 1 when any failed, 2 on a wrong command line. With -o -,
+  file was fetched, 1 when any failed, 2 on a wrong command line, 130 when
+  interrupted by ^C (143 by SIGTERM; the same command continues). With -o -,
   bytes reach stdout as they arrive and are verified at the end: only exit
   status 0 says that what was written is the file.
 
@@ -153,7 +152,7 @@ func getMain(c *cli, args []string) int {
 		destDir, name = filepath.Dir(out), filepath.Base(out)
 	}
 
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := withInterrupt(context.Background())
 	defer stop()
 
 	var rep reporter
@@ -177,7 +176,7 @@ func getMain(c *cli, args []string) int {
 
 	cl, closeClient, err := c.connect(ctx, &cf, digest)
 	if err != nil {
-		return rep.fatal(err)
+		return rep.fatal(runError(ctx, err))
 	}
 	defer closeClient()
 
@@ -191,7 +190,7 @@ func getMain(c *cli, args []string) int {
 	}
 	plan, err := resolve(ctx, cl, paths, recur, symlinks, name, rep)
 	if err != nil {
-		return rep.fatal(err)
+		return rep.fatal(runError(ctx, err))
 	}
 	var sum transfer.Summary
 	sum.Failed = plan.failed
@@ -203,7 +202,7 @@ func getMain(c *cli, args []string) int {
 		add(&sum, s)
 		if err != nil && fatal(ctx, err) {
 			sum.Duration = time.Since(start)
-			return rep.summary(sum, err)
+			return rep.summary(sum, runError(ctx, err))
 		}
 	}
 	for _, tr := range plan.trees {
@@ -211,11 +210,11 @@ func getMain(c *cli, args []string) int {
 		add(&sum, s)
 		if err != nil && (fatal(ctx, err) || errors.Is(err, transfer.ErrProtocol)) {
 			sum.Duration = time.Since(start)
-			return rep.summary(sum, err)
+			return rep.summary(sum, runError(ctx, err))
 		}
 	}
 	sum.Duration = time.Since(start)
-	return rep.summary(sum, nil)
+	return rep.summary(sum, runError(ctx, nil))
 }
 
 func add(sum *transfer.Summary, s transfer.Summary) {
@@ -385,11 +384,20 @@ func getStdout(ctx context.Context, c *cli, cl *transfer.Client, p string, rep r
 	if err != nil {
 		sum.Failed = 1
 		rep.event(transfer.Event{Kind: transfer.EventError, Item: it, Err: err})
-		return rep.summary(sum, nil)
+		return rep.summary(sum, runError(ctx, nil))
 	}
 	sum.Files, sum.Bytes, sum.Received, sum.Duration = 1, res.Size, res.Received, res.Duration
 	rep.event(transfer.Event{Kind: transfer.EventDone, Item: it, Result: res})
 	return rep.summary(sum, nil)
+}
+
+// runError is what ended a run: the signal that interrupted it, if one
+// did, rather than the cancellation it caused; otherwise err.
+func runError(ctx context.Context, err error) error {
+	if ie := interruption(ctx); ie != nil {
+		return ie
+	}
+	return err
 }
 
 // fatal reports whether err ends the whole run rather than one file: the

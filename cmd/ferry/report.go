@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -143,6 +144,9 @@ func (r *textReporter) event(e transfer.Event) {
 		if e.Item.Entry != nil {
 			r.addTotal(key, e.Item.Entry.Size)
 		}
+		if errors.Is(e.Err, context.Canceled) {
+			return // interrupted: the summary says so once, not per file
+		}
 		r.out().report(fmt.Errorf("%s: %w", e.Item.Remote, e.Err))
 	case transfer.EventSkipped:
 		if !r.quiet {
@@ -191,6 +195,10 @@ func (r *textReporter) fatal(err error) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.stopBars()
+	if ie, ok := errors.AsType[*interruptedError](err); ok {
+		r.c.infof("%v", ie)
+		return ie.exitStatus()
+	}
 	return r.c.report(err)
 }
 
@@ -198,7 +206,8 @@ func (r *textReporter) summary(sum transfer.Summary, err error) int {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.stopBars()
-	if err != nil {
+	ie, interrupted := errors.AsType[*interruptedError](err)
+	if err != nil && !interrupted {
 		r.c.report(err)
 	}
 	n := sum.Files + sum.Failed
@@ -216,6 +225,10 @@ func (r *textReporter) summary(sum transfer.Summary, err error) int {
 		}
 		r.c.infof("%d of %d files fetched and verified%s; %s received in %s%s",
 			sum.Files, n, identical, formatSize(sum.Received), formatDuration(sum.Duration), rate)
+	}
+	if interrupted {
+		r.c.infof("%v: the partial files are kept; run the same command again to continue them", ie)
+		return ie.exitStatus()
 	}
 	if sum.Failed > 0 || err != nil {
 		if n > 1 {
@@ -341,6 +354,9 @@ func (r *jsonReporter) event(e transfer.Event) {
 		je.Event, je.Target, je.Identical = "link", e.Target, e.Same
 	case transfer.EventError:
 		je.Event, je.Error, je.Code = "error", e.Err.Error(), errorCode(e.Err)
+		if errors.Is(e.Err, context.Canceled) {
+			je.Error = "interrupted"
+		}
 	default:
 		return
 	}
@@ -375,6 +391,9 @@ func (r *jsonReporter) summary(sum transfer.Summary, err error) int {
 		Skipped: ptr(sum.Skipped), Links: sum.Links, Bytes: ptr(sum.Bytes), Received: ptr(sum.Received),
 		DurationMS: ptr(sum.Duration.Milliseconds()), OK: ptr(ok),
 	})
+	if ie, interrupted := errors.AsType[*interruptedError](err); interrupted {
+		return ie.exitStatus()
+	}
 	if !ok {
 		return exitFailure
 	}
@@ -387,6 +406,8 @@ func errorCode(err error) string {
 	switch {
 	case errors.As(err, &de):
 		return "connect"
+	case errors.Is(err, context.Canceled):
+		return "interrupted"
 	case errors.Is(err, transfer.ErrNotFound):
 		return "not_found"
 	case errors.Is(err, transfer.ErrNotRegular):
