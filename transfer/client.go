@@ -106,7 +106,45 @@ func handshake(ctx context.Context, sess transport.Session, alg wire.Algorithm) 
 		done:  make(chan struct{}),
 	}
 	go c.read(wire.NewReader(ctrl, wire.MaxFrame))
+	go c.probe()
 	return c, nil
+}
+
+// probeInterval is how often a client with requests in flight sends an
+// ECHO that nothing waits for. Its point is the packet, not the reply: a
+// client that only receives sends nothing but acknowledgements and QUIC
+// keep-alives, and quic-go answers neither with a stateless reset (it
+// resets only packets larger than a reset, so that two endpoints cannot
+// reset each other forever). A server that crashed and came back on the
+// same port with the same key (ferry serve derives it from its identity)
+// answers the probe's packet with one, and the client's transfers fail
+// within a probe interval instead of after the idle timeout (30 s). Over
+// TCP the server's kernel resets the connection without help.
+var probeInterval = 5 * time.Second
+
+// probePayload is the probe's ECHO payload: with the frame and packet
+// headers, larger than any stateless reset quic-go sends.
+var probePayload = make([]byte, 64)
+
+// probe sends an ECHO every probeInterval while requests are in flight,
+// until the session ends.
+func (c *Client) probe() {
+	t := time.NewTicker(probeInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-c.done:
+			return
+		case <-t.C:
+		}
+		c.mu.Lock()
+		busy := len(c.calls) > 0 && !c.goingAway
+		c.mu.Unlock()
+		if busy {
+			// An ID that no call waits for: the reader drops the reply.
+			c.send(&wire.Echo{ID: c.nextID.Add(1), Payload: probePayload})
+		}
+	}
 }
 
 // readHello reads and checks the server's HELLO_REPLY, then opens ready.

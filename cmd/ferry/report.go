@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"path/filepath"
 	"sync"
 	"time"
@@ -50,12 +51,15 @@ type textReporter struct {
 	total *mpb.Bar
 	bars  map[string]*fileBar
 	seen  map[string]int64 // bytes already counted in the total bar, per file
+	// failures holds the errors already reported for files, so that the
+	// error that ends the run is not said twice.
+	failures map[string]bool
 }
 
 // newTextReporter reports on stderr; dest is the folder that items' local
 // names are relative to.
 func newTextReporter(c *cli, quiet, toStdout bool, dest string) *textReporter {
-	r := &textReporter{c: c, quiet: quiet, toStdout: toStdout, dest: dest, bars: map[string]*fileBar{}, seen: map[string]int64{}}
+	r := &textReporter{c: c, quiet: quiet, toStdout: toStdout, dest: dest, bars: map[string]*fileBar{}, seen: map[string]int64{}, failures: map[string]bool{}}
 	if !quiet && c.stderrIsTerminal() {
 		r.prog = mpb.New(mpb.WithOutput(c.stderr), mpb.WithWidth(32), mpb.WithRefreshRate(120*time.Millisecond))
 	}
@@ -147,6 +151,7 @@ func (r *textReporter) event(e transfer.Event) {
 		if errors.Is(e.Err, context.Canceled) {
 			return // interrupted: the summary says so once, not per file
 		}
+		r.failures[e.Err.Error()] = true
 		r.out().report(fmt.Errorf("%s: %w", e.Item.Remote, e.Err))
 	case transfer.EventSkipped:
 		if !r.quiet {
@@ -207,7 +212,7 @@ func (r *textReporter) summary(sum transfer.Summary, err error) int {
 	defer r.mu.Unlock()
 	r.stopBars()
 	ie, interrupted := errors.AsType[*interruptedError](err)
-	if err != nil && !interrupted {
+	if err != nil && !interrupted && !r.failures[err.Error()] {
 		r.c.report(err)
 	}
 	n := sum.Files + sum.Failed
@@ -233,6 +238,9 @@ func (r *textReporter) summary(sum transfer.Summary, err error) int {
 	if sum.Failed > 0 || err != nil {
 		if n > 1 {
 			r.c.errorf("%d of %d files not fetched", sum.Failed, n)
+		}
+		if errors.Is(err, net.ErrClosed) {
+			r.c.hint("the partial files are kept: the same command continues them, over any transport")
 		}
 		return exitFailure
 	}
