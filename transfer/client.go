@@ -21,7 +21,17 @@ type ClientConfig struct {
 	// Digest is the digest algorithm for GET: "blake3" (the default) or
 	// "sha256". Dial fails if the server does not offer it.
 	Digest string
+	// StallTimeout is how long a data stream may deliver nothing, once the
+	// server has announced its file, before the transfer fails with
+	// ErrStalled (the partial file is kept). Without it, a TCP connection
+	// whose network was cut waits for the kernel to give up, many minutes
+	// later. Default 60s, the server's write timeout: a server gives up as
+	// soon on a client that reads nothing.
+	StallTimeout time.Duration
 }
+
+// DefaultStallTimeout is ClientConfig.StallTimeout's default.
+const DefaultStallTimeout = 60 * time.Second
 
 // Client is one session with a server. Its methods are safe for concurrent
 // use, and run concurrently over the session: requests are pipelined and
@@ -38,6 +48,7 @@ type Client struct {
 	canFind   bool          // the server answers FIND
 	canLinks  bool          // the server answers FIND with link targets
 	sem       chan struct{} // GET and LIST slots: the server's MaxTransfers
+	stall     time.Duration // ClientConfig.StallTimeout
 
 	wmu  sync.Mutex
 	wbuf []byte
@@ -74,6 +85,10 @@ func Dial(ctx context.Context, t transport.Transport, addr string, cfg ClientCon
 	if err != nil {
 		sess.CloseWithError(transport.CodeNoError, "")
 		return nil, err
+	}
+	c.stall = cfg.StallTimeout
+	if c.stall <= 0 {
+		c.stall = DefaultStallTimeout
 	}
 	return c, nil
 }

@@ -30,6 +30,11 @@ var (
 
 	// ErrProtocol reports a server that broke the protocol.
 	ErrProtocol = errors.New("server broke the ferry protocol")
+
+	// ErrStalled reports a data stream on which nothing arrived for
+	// ClientConfig.StallTimeout: the network was cut or the server hangs.
+	// The partial file is kept for a resume.
+	ErrStalled = errors.New("the transfer stalled")
 )
 
 // RemoteError is an ERROR message from the server.

@@ -446,8 +446,15 @@ func (c *Client) receive(ctx context.Context, st transport.Stream, w io.Writer, 
 	gather := size-offset <= int64(len(buf))
 	done := offset // bytes written to w and h
 	fill := 0      // bytes read into buf and not yet written
-	var last time.Time
+	var last, deadline time.Time
+	// The stall deadline moves on at most every refresh rather than before
+	// every Read, so a stall is noticed after the timeout less at most that.
+	refresh := min(time.Second, c.stall/4)
 	for {
+		if now := time.Now(); deadline.Sub(now) < c.stall-refresh {
+			deadline = now.Add(c.stall)
+			st.SetReadDeadline(deadline)
+		}
 		n, err := st.Read(buf[fill:])
 		if int64(n) > size-done-int64(fill) {
 			return fmt.Errorf("%w: the server sent more than the announced %d bytes", ErrIntegrity, size)
@@ -475,6 +482,9 @@ func (c *Client) receive(ctx context.Context, st transport.Stream, w io.Writer, 
 			return nil
 		}
 		if err != nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
+				return fmt.Errorf("%w: nothing arrived from the server for %v (the network or the server hangs)", ErrStalled, c.stall)
+			}
 			return c.streamError(ctx, err)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/ferryproject/ferry/internal/safefs"
 	"github.com/ferryproject/ferry/transport"
@@ -183,6 +184,37 @@ func TestFileChangedWhileSent(t *testing.T) {
 		var out bytes.Buffer
 		if _, err := c.Get(testContext(t), "f.bin", GetOptions{Stdout: &out}); !errors.Is(err, ErrFileChanged) {
 			t.Fatalf("Get to a writer: %v, want ErrFileChanged", err)
+		}
+	})
+}
+
+// A data stream on which nothing arrives for StallTimeout fails the GET with
+// ErrStalled instead of waiting for the network to give up, and the session
+// stays usable: the next GET of the same file succeeds.
+func TestStalledTransfer(t *testing.T) {
+	forEachTransport(t, func(t *testing.T, k kit) {
+		root, dest := t.TempDir(), t.TempDir()
+		data := randomBytes(t, 1<<20)
+		writeFile(t, root, "f.bin", data)
+		var stalls atomic.Int32
+		stalls.Store(1)
+		cfg := ServerConfig{testHookBeforeCopy: func(string) {
+			if stalls.Add(-1) >= 0 {
+				time.Sleep(2 * time.Second) // FILE is out; the data is not
+			}
+		}}
+		addr, _ := serve(t, k, root, cfg)
+		c := dial(t, k.client(t), addr, ClientConfig{StallTimeout: 200 * time.Millisecond})
+		_, err := c.Get(testContext(t), "f.bin", GetOptions{DestDir: dest, Resume: true})
+		if !errors.Is(err, ErrStalled) {
+			t.Fatalf("Get: %v, want ErrStalled", err)
+		}
+		assertNoFile(t, dest, "f.bin")
+		if _, err := c.Get(testContext(t), "f.bin", GetOptions{DestDir: dest, Resume: true}); err != nil {
+			t.Fatalf("Get after the stall: %v", err)
+		}
+		if got, err := os.ReadFile(filepath.Join(dest, "f.bin")); err != nil || !bytes.Equal(got, data) {
+			t.Fatalf("fetched file: %d bytes, %v", len(got), err)
 		}
 	})
 }

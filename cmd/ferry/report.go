@@ -416,6 +416,8 @@ func errorCode(err error) string {
 		return "connect"
 	case errors.Is(err, context.Canceled):
 		return "interrupted"
+	case errors.Is(err, transfer.ErrStalled):
+		return "stalled"
 	case errors.Is(err, transfer.ErrNotFound):
 		return "not_found"
 	case errors.Is(err, transfer.ErrNotRegular):
