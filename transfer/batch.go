@@ -80,7 +80,7 @@ type Summary struct {
 	Skipped   int   // entries not fetched (symlinks, special files)
 	Links     int   // symlinks recreated or already there (BatchOptions.Symlinks)
 	Bytes     int64 // bytes of the files
-	Received  int64 // bytes that came over the network
+	Received  int64 // bytes that came over the network, those of files that failed included
 	Duration  time.Duration
 }
 
@@ -138,11 +138,19 @@ func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) 
 					mu.Unlock()
 				})
 				var last time.Time
+				// What arrived of a file that then failed still counts as
+				// received: from the first progress call (the resumed
+				// bytes) to the last.
+				began, reached := int64(-1), int64(0)
 				res, err := c.Get(ctx, it.Remote, GetOptions{
 					DestDir: opts.DestDir, Name: it.Local, Replace: opts.Replace,
 					SkipIdentical: opts.SkipIdentical, Resume: opts.Resume, NoSync: opts.NoSync, Expected: it.Entry,
 					dest: dest, sharedSync: true, slots: slots, onSlot: started,
 					Progress: func(done, total int64) {
+						if began < 0 {
+							began = done
+						}
+						reached = done
 						if opts.Event == nil {
 							return
 						}
@@ -158,6 +166,9 @@ func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) 
 				mu.Lock()
 				if err != nil {
 					sum.Failed++
+					if began >= 0 {
+						sum.Received += reached - began
+					}
 					if firstErr == nil {
 						firstErr = err
 					}

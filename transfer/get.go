@@ -54,8 +54,9 @@ type GetOptions struct {
 	// before Get returns.
 	NoSync bool
 	// Progress, if set, is called with the bytes received so far (resumed
-	// bytes included) and the file size, from the receiving goroutine, at
-	// most every 100 ms and once at the end.
+	// bytes included) and the file size, from the receiving goroutine: once
+	// as the data begins (with the resumed bytes), then at most every
+	// 100 ms, and once at the end, also when the transfer fails.
 	Progress func(done, total int64)
 
 	// dest, when set (by GetBatch), holds DestDir and its folders open
@@ -450,6 +451,10 @@ func (c *Client) receive(ctx context.Context, st transport.Stream, w io.Writer, 
 	// The stall deadline moves on at most every refresh rather than before
 	// every Read, so a stall is noticed after the timeout less at most that.
 	refresh := min(time.Second, c.stall/4)
+	if progress != nil {
+		progress(done, size) // the data begins: what was resumed, if anything
+		last = time.Now()
+	}
 	for {
 		if now := time.Now(); deadline.Sub(now) < c.stall-refresh {
 			deadline = now.Add(c.stall)
@@ -482,6 +487,9 @@ func (c *Client) receive(ctx context.Context, st transport.Stream, w io.Writer, 
 			return nil
 		}
 		if err != nil {
+			if progress != nil {
+				progress(done, size) // what arrived before the failure, kept
+			}
 			if errors.Is(err, os.ErrDeadlineExceeded) && ctx.Err() == nil {
 				return fmt.Errorf("%w: nothing arrived from the server for %v (the network or the server hangs)", ErrStalled, c.stall)
 			}

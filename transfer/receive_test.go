@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"testing"
+	"time"
 
 	"github.com/ferryproject/ferry/transport"
 )
@@ -17,6 +18,8 @@ type readerStream struct {
 }
 
 func (s readerStream) Read(p []byte) (int, error) { return s.r.Read(p) }
+
+func (readerStream) SetReadDeadline(time.Time) error { return nil }
 
 // signalWriter reports the first bytes written to it on got.
 type signalWriter struct {
@@ -48,7 +51,7 @@ func TestReceiveSmallFileOneWrite(t *testing.T) {
 	data := bytes.Repeat([]byte("ferry"), 64<<10/5)
 	var w countingWriter
 	h := sha256.New()
-	c := &Client{done: make(chan struct{})}
+	c := &Client{done: make(chan struct{}), stall: DefaultStallTimeout}
 	st := readerStream{r: &chunkReader{r: bytes.NewReader(data), n: 1000}}
 	if err := c.receive(testContext(t), st, &w, h, 0, int64(len(data)), nil); err != nil {
 		t.Fatal(err)
@@ -90,7 +93,7 @@ func TestReceiveLargeFileDeliversAsItArrives(t *testing.T) {
 		}
 	}()
 	h := sha256.New()
-	c := &Client{done: make(chan struct{})}
+	c := &Client{done: make(chan struct{}), stall: DefaultStallTimeout}
 	if err := c.receive(ctx, readerStream{r: pr}, w, h, 0, int64(len(data)), nil); err != nil {
 		t.Fatal(err)
 	}
@@ -108,7 +111,7 @@ func TestReceiveLargeFileDeliversAsItArrives(t *testing.T) {
 func TestReceiveRefusesExtraBytes(t *testing.T) {
 	data := bytes.Repeat([]byte("x"), 100)
 	var w bytes.Buffer
-	c := &Client{done: make(chan struct{})}
+	c := &Client{done: make(chan struct{}), stall: DefaultStallTimeout}
 	err := c.receive(testContext(t), readerStream{r: bytes.NewReader(data)}, &w, sha256.New(), 0, 99, nil)
 	if !errors.Is(err, ErrIntegrity) {
 		t.Fatalf("receive: %v, want ErrIntegrity", err)

@@ -218,3 +218,23 @@ func TestStalledTransfer(t *testing.T) {
 		}
 	})
 }
+
+// The bytes of a file that failed half way count as received in the
+// batch's summary: they came over the network, and its partial file keeps
+// them.
+func TestBatchCountsBytesOfFailedFiles(t *testing.T) {
+	k := kits(t)[0]
+	root, dest := t.TempDir(), t.TempDir()
+	const size = 1<<20 + 777
+	writeFile(t, root, "f.bin", randomBytes(t, size))
+	addr, _ := serve(t, k, root, ServerConfig{})
+	cutAt := 1 + rand.Int64N(size-2)
+	c := dial(t, &cutTransport{Transport: k.client(t), cut: cutAt}, addr, ClientConfig{})
+	sum, err := c.GetBatch(testContext(t), []Item{{Remote: "f.bin", Local: "f.bin"}}, BatchOptions{DestDir: dest, Resume: true})
+	if err == nil || sum.Failed != 1 {
+		t.Fatalf("GetBatch: %+v, %v; want the file failed by the cut", sum, err)
+	}
+	if sum.Received != cutAt {
+		t.Errorf("summary received %d bytes, want the %d that arrived before the cut", sum.Received, cutAt)
+	}
+}
