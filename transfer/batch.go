@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/ferryproject/ferry/internal/safefs"
@@ -87,8 +88,10 @@ type Summary struct {
 // GetBatch fetches items, up to opts.Parallel at once over the one session:
 // each file's GET and data stream go out at once, so the round trips of
 // many small files overlap. A file that fails does not stop the others,
-// except when the session itself is lost or ctx is done; the first error is
-// returned along with the summary. The files of a batch are made durable
+// except when the session itself is lost, ctx is done, or the destination
+// is full (or read-only: see destinationFull), which would fail every
+// file; the first error (that one, if any) is returned along with the
+// summary. The files of a batch are made durable
 // with file-system syncs they share (safefs.PublishOptions.SharedSync), not
 // two fsyncs each: a file is still reported done only once it and its name
 // are on disk.
@@ -118,18 +121,32 @@ func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) 
 		mu       sync.Mutex
 		sum      Summary
 		firstErr error
+		// destErr is set by the first file that failed on an error of
+		// the destination that every other file would meet too (no space
+		// left): the batch then starts no more files.
+		destErr error
 	)
 	emit := func(e Event) {
 		if opts.Event != nil {
 			opts.Event(e)
 		}
 	}
+	// bctx stops the files waiting for a network slot, and those in
+	// flight, once the destination is full.
+	bctx, stopBatch := context.WithCancelCause(ctx)
+	defer stopBatch(nil)
 	next := make(chan int)
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Go(func() {
 			for i := range next {
 				it := items[i]
+				mu.Lock()
+				stop := destErr != nil
+				mu.Unlock()
+				if stop {
+					continue // counted as failed below, as never started
+				}
 				// The file starts when its GET goes out, not while it
 				// waits for a network slot.
 				started := sync.OnceFunc(func() {
@@ -137,15 +154,17 @@ func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) 
 					emit(Event{Kind: EventStart, Item: it})
 					mu.Unlock()
 				})
+				onNetwork := false // the file's GET took its slots
 				var last time.Time
 				// What arrived of a file that then failed still counts as
 				// received: from the first progress call (the resumed
 				// bytes) to the last.
 				began, reached := int64(-1), int64(0)
-				res, err := c.Get(ctx, it.Remote, GetOptions{
+				res, err := c.Get(bctx, it.Remote, GetOptions{
 					DestDir: opts.DestDir, Name: it.Local, Replace: opts.Replace,
 					SkipIdentical: opts.SkipIdentical, Resume: opts.Resume, NoSync: opts.NoSync, Expected: it.Entry,
-					dest: dest, sharedSync: true, slots: slots, onSlot: started,
+					dest: dest, sharedSync: true, slots: slots,
+					onSlot: func() { onNetwork = true; started() },
 					Progress: func(done, total int64) {
 						if began < 0 {
 							began = done
@@ -162,7 +181,16 @@ func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) 
 						}
 					},
 				})
+				mu.Lock()
+				stopped := destErr != nil && ctx.Err() == nil && errors.Is(err, context.Canceled)
+				mu.Unlock()
+				if stopped && !onNetwork {
+					continue // never started: counted as failed below
+				}
 				started() // a file that needed no GET starts and ends here
+				if stopped {
+					err = fmt.Errorf("stopped: %w", context.Cause(bctx))
+				}
 				mu.Lock()
 				if err != nil {
 					sum.Failed++
@@ -171,6 +199,10 @@ func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) 
 					}
 					if firstErr == nil {
 						firstErr = err
+					}
+					if destErr == nil && destinationFull(err) {
+						destErr = err
+						stopBatch(err)
 					}
 					emit(Event{Kind: EventError, Item: it, Err: err})
 				} else {
@@ -187,7 +219,10 @@ func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) 
 		})
 	}
 	for i := range items {
-		if ctx.Err() != nil || c.lost() {
+		mu.Lock()
+		stop := destErr != nil
+		mu.Unlock()
+		if stop || ctx.Err() != nil || c.lost() {
 			break
 		}
 		next <- i
@@ -201,9 +236,19 @@ func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) 
 	if firstErr == nil && c.lost() {
 		firstErr = c.err
 	}
+	if destErr != nil {
+		firstErr = destErr
+	}
 	// Files never started count as failed.
 	sum.Failed = len(items) - sum.Files
 	return sum, firstErr
+}
+
+// destinationFull reports an error of the destination's file system that
+// every further file would meet too: no space or quota left, or a file
+// system that is read-only.
+func destinationFull(err error) bool {
+	return errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) || errors.Is(err, syscall.EROFS)
 }
 
 // lost reports whether the session has ended.

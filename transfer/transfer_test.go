@@ -684,3 +684,40 @@ func TestBatchPartialsOnlyInFlight(t *testing.T) {
 		t.Errorf("%d part files while one file was on the network, want 1", parts)
 	}
 }
+
+// A full destination fails every file that is still to come: the batch
+// stops starting files after the first "no space left", reports that error
+// once per file in flight, not once per file, and returns it. Needs root,
+// for a small tmpfs.
+func TestBatchStopsWhenDestinationFull(t *testing.T) {
+	dest := t.TempDir()
+	if err := syscall.Mount("tmpfs", dest, "tmpfs", 0, "size=1m"); err != nil {
+		t.Skipf("cannot mount a small tmpfs (needs root): %v", err)
+	}
+	t.Cleanup(func() { syscall.Unmount(dest, 0) })
+	k := kits(t)[0]
+	root := t.TempDir()
+	items := writeItems(t, root, 200, 64<<10) // 12.5 MiB for 1 MiB of room
+	addr, _ := serve(t, k, root, ServerConfig{})
+	c := dial(t, k.client(t), addr, ClientConfig{})
+	const parallel = 4
+	var mu sync.Mutex
+	errs := 0
+	sum, err := c.GetBatch(testContext(t), items, BatchOptions{DestDir: dest, Parallel: parallel, Event: func(e Event) {
+		if e.Kind == EventError {
+			mu.Lock()
+			errs++
+			mu.Unlock()
+		}
+	}})
+	if !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("GetBatch: %v, want ENOSPC", err)
+	}
+	if sum.Files+sum.Failed != len(items) || sum.Files == 0 || sum.Files > 16 {
+		t.Errorf("summary %+v: want a few files fetched (1 MiB of room), the rest failed", sum)
+	}
+	// The files on the network when the disk filled up may fail; no more.
+	if errs < 1 || errs > parallel*publishersPerSlot {
+		t.Errorf("%d error events, want between 1 and the %d files that can be past the network at once", errs, parallel*publishersPerSlot)
+	}
+}

@@ -273,6 +273,8 @@ func hintFor(err error) string {
 		return `use "ferry ls" to list a folder`
 	case errors.Is(err, transfer.ErrExists):
 		return "--no-clobber keeps existing files: move it away, or use -o to choose another name"
+	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
+		return "free some space at the destination: the partial files are kept, and the same command continues them"
 	case errors.Is(err, transfer.ErrStalled):
 		return "the partial file is kept: the same command continues it once the network or the server is back"
 	case errors.Is(err, transfer.ErrIntegrity):

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"syscall"
 	"time"
 )
@@ -237,7 +238,12 @@ func (p *Partial) Write(b []byte) (int, error) {
 	if p.f == nil {
 		return 0, fmt.Errorf("write %s: %w", p.partBase, os.ErrClosed)
 	}
-	return p.f.Write(b)
+	n, err := p.f.Write(b)
+	if pe, ok := errors.AsType[*fs.PathError](err); ok {
+		// The folder's root is named DEST/. for DEST itself.
+		pe.Path = filepath.Clean(pe.Path)
+	}
+	return n, err
 }
 
 // File returns the open part file, for ReadFrom and for hashing a resumed
