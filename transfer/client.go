@@ -125,8 +125,8 @@ func handshake(ctx context.Context, sess transport.Session, alg wire.Algorithm) 
 	return c, nil
 }
 
-// probeInterval is how often a client with requests in flight sends an
-// ECHO that nothing waits for. Its point is the packet, not the reply: a
+// probeInterval is how often a client with transfers (GET, LIST, FIND) in
+// flight sends an ECHO that nothing waits for. Its point is the packet, not the reply: a
 // client that only receives sends nothing but acknowledgements and QUIC
 // keep-alives, and quic-go answers neither with a stateless reset (it
 // resets only packets larger than a reset, so that two endpoints cannot
@@ -141,7 +141,7 @@ var probeInterval = 5 * time.Second
 // headers, larger than any stateless reset quic-go sends.
 var probePayload = make([]byte, 64)
 
-// probe sends an ECHO every probeInterval while requests are in flight,
+// probe sends an ECHO every probeInterval while transfers are in flight,
 // until the session ends.
 func (c *Client) probe() {
 	t := time.NewTicker(probeInterval)
@@ -152,10 +152,17 @@ func (c *Client) probe() {
 			return
 		case <-t.C:
 		}
+		select {
+		case <-c.ready: // sem is set
+		default:
+			continue // no transfer runs before the server's hello
+		}
+		// Transfers hold request slots; echoes do not, and need no probe:
+		// each is a packet of its own.
 		c.mu.Lock()
-		busy := len(c.calls) > 0 && !c.goingAway
+		goingAway := c.goingAway
 		c.mu.Unlock()
-		if busy {
+		if len(c.sem) > 0 && !goingAway {
 			// An ID that no call waits for: the reader drops the reply.
 			c.send(&wire.Echo{ID: c.nextID.Add(1), Payload: probePayload})
 		}
