@@ -42,11 +42,18 @@ func (c *cli) infof(format string, args ...any) {
 	fmt.Fprintf(c.stderr, "ferry: "+format+"\n", args...)
 }
 
-// stderrIsTerminal reports whether stderr is an interactive terminal, which
-// is when progress bars are drawn.
+// stderrIsTerminal reports whether stderr is an interactive terminal with a
+// known width, which is when progress bars are drawn. A terminal that
+// reports no width (a pseudo-terminal nobody sized, as under script(1)
+// without a terminal of its own) gets plain lines: bars cannot be laid out
+// there.
 func (c *cli) stderrIsTerminal() bool {
 	f, ok := c.stderr.(*os.File)
-	return ok && term.IsTerminal(int(f.Fd()))
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return false
+	}
+	width, _, err := term.GetSize(int(f.Fd()))
+	return err == nil && width > 0
 }
 
 // usageError reports a wrong command line: exit status 2, and nothing done.

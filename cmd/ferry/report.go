@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vbauerster/cupwriter"
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/decor"
 
@@ -46,11 +47,12 @@ type textReporter struct {
 	toStdout bool
 	dest     string // the destination folder, for local paths
 
-	mu    sync.Mutex
-	prog  *mpb.Progress // nil unless stderr is a terminal
-	total *mpb.Bar
-	bars  map[string]*fileBar
-	seen  map[string]int64 // bytes already counted in the total bar, per file
+	mu      sync.Mutex
+	prog    *mpb.Progress     // nil unless stderr is a terminal
+	console *cupwriter.Writer // the bars' output, buffered by frame
+	total   *mpb.Bar
+	bars    map[string]*fileBar
+	seen    map[string]int64 // bytes already counted in the total bar, per file
 	// failures holds the errors already reported for files, so that the
 	// error that ends the run is not said twice.
 	failures map[string]bool
@@ -61,7 +63,10 @@ type textReporter struct {
 func newTextReporter(c *cli, quiet, toStdout bool, dest string) *textReporter {
 	r := &textReporter{c: c, quiet: quiet, toStdout: toStdout, dest: dest, bars: map[string]*fileBar{}, seen: map[string]int64{}, failures: map[string]bool{}}
 	if !quiet && c.stderrIsTerminal() {
-		r.prog = mpb.New(mpb.WithOutput(c.stderr), mpb.WithWidth(32), mpb.WithRefreshRate(120*time.Millisecond))
+		// Our own console writer, so that what mpb still holds when the
+		// bars end can be flushed (see stopBars).
+		r.console = cupwriter.New(c.stderr, false)
+		r.prog = mpb.New(mpb.WithConsoleWriter(r.console), mpb.WithWidth(32), mpb.WithRefreshRate(120*time.Millisecond))
 	}
 	return r
 }
@@ -72,8 +77,22 @@ func (r *textReporter) out() *cli {
 		return r.c
 	}
 	cc := *r.c
-	cc.stderr = r.prog
+	cc.stderr = aboveBars{r.prog, r.c.stderr}
 	return &cc
+}
+
+// aboveBars writes lines above the progress bars, or straight to stderr if
+// the bars have stopped (mpb refuses writes after a failed render).
+type aboveBars struct {
+	prog   *mpb.Progress
+	stderr io.Writer
+}
+
+func (w aboveBars) Write(b []byte) (int, error) {
+	if n, err := w.prog.Write(b); err == nil {
+		return n, nil
+	}
+	return w.stderr.Write(b)
 }
 
 func (r *textReporter) start(string, string, []string) {}
@@ -194,6 +213,11 @@ func (r *textReporter) stopBars() {
 	}
 	r.prog.Wait()
 	r.prog = nil
+	// mpb draws what was written above the bars with the next frame; the
+	// lines written after the last one (the "fetched" line of the last
+	// file) are still in the console writer, after the sequence that
+	// erases the last frame. Flushing both leaves the lines, not the bars.
+	r.console.Flush(0)
 }
 
 func (r *textReporter) fatal(err error) int {
