@@ -17,22 +17,37 @@ type progress struct {
 }
 
 // fileBar is the bar of one file. Its update method is the transfer's
-// progress callback; the bar appears on the first call, once the size is
-// known.
+// progress callback; the bar appears on the first call barDelay after the
+// first, once the size is known.
 type fileBar struct {
 	prog *progress
 	name string
 
-	mu   sync.Mutex
-	bar  *mpb.Bar
-	last time.Time
+	mu    sync.Mutex
+	bar   *mpb.Bar
+	first time.Time // the first update, before the bar exists
+	last  time.Time
 }
+
+// barDelay is how long a file must be in flight before it gets a bar of its
+// own. The bar of a file that ends sooner could hardly be seen (frames are
+// 120 ms apart), and adding and removing one per small file, each a round
+// trip through mpb's goroutine, made a fetch of 1000 files of 64 KiB on a
+// terminal take 0.97-1.14 s where it took 0.80-0.89 s with -q (0.81-0.91
+// s with the delay). The total bar shows them all.
+const barDelay = 300 * time.Millisecond
 
 func (f *fileBar) update(done, total int64) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	now := time.Now()
 	if f.bar == nil {
+		if f.first.IsZero() {
+			f.first = now
+		}
+		if now.Sub(f.first) < barDelay {
+			return
+		}
 		f.bar = f.prog.p.AddBar(total,
 			// The "fetched …" line replaces a finished bar.
 			mpb.BarRemoveOnComplete(),

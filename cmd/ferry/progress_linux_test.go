@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -67,7 +68,7 @@ func TestProgressLinesOnATerminal(t *testing.T) {
 				r.event(transfer.Event{Kind: transfer.EventStart, Item: it})
 				for done := int64(0); done <= size; done += size / 4 {
 					r.event(transfer.Event{Kind: transfer.EventProgress, Item: it, Done: done, Total: size})
-					time.Sleep(50 * time.Millisecond) // let frames be drawn
+					time.Sleep(barDelay / 3) // frames are drawn, and the file gets a bar
 				}
 				res := &transfer.Result{Path: "out/" + name, Size: size, Received: size, Algorithm: "blake3", Duration: time.Second}
 				r.event(transfer.Event{Kind: transfer.EventDone, Item: it, Result: res})
@@ -77,6 +78,12 @@ func TestProgressLinesOnATerminal(t *testing.T) {
 			}
 			slave.Close()
 			<-read
+			// The bars themselves: the total, and a file's once it has been
+			// in flight barDelay.
+			drewBars := strings.Contains(out.String(), "total (2 files)") && regexp.MustCompile(`b\.bin +\[`).MatchString(out.String())
+			if drewBars != (cols > 0) {
+				t.Errorf("bars on the terminal: %v, want %v", drewBars, cols > 0)
+			}
 			for _, want := range []string{
 				"fetched a.bin → out/a.bin (3 MiB, 3.1 MB/s, blake3 verified)",
 				"fetched b.bin → out/b.bin (3 MiB, 3.1 MB/s, blake3 verified)",
