@@ -3,16 +3,19 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/ferryproject/ferry/internal/safefs"
 	"github.com/ferryproject/ferry/internal/wire"
+	"github.com/ferryproject/ferry/transfer"
 )
 
 const lsHelp = `List a folder on a ferry server: one name per line on stdout, folders with a
@@ -22,7 +25,7 @@ Usage:
   ferry ls [flags] HOST:PORT [PATH]
 
 PATH is relative to the folder the server shares; without it, ls lists that
-folder itself.
+folder itself. A PATH that names a file lists that file.
 
 Flags:
   -l, --long              also print each entry's mode, size (in KiB, MiB...)
@@ -72,7 +75,13 @@ func lsMain(c *cli, args []string) int {
 
 	entries, err := cl.List(ctx, path)
 	if err != nil {
-		return c.report(fmt.Errorf("%s: %w", path, err))
+		// Like ls(1), a file lists itself: the server's FIND names a path
+		// without wildcards as it is.
+		if e, ok := lsFile(ctx, cl, path, err); ok {
+			entries = []transfer.Entry{e}
+		} else {
+			return c.report(fmt.Errorf("%s: %w", path, err))
+		}
 	}
 	if jsonList {
 		enc := json.NewEncoder(c.stdout)
@@ -140,4 +149,19 @@ func formatTime(t, now time.Time) string {
 		return t.Format("Jan _2 15:04")
 	}
 	return t.Format("Jan _2  2006")
+}
+
+// lsFile looks up path as a single entry when listing it failed because it
+// is not a folder. The entry's name is the path as given, as ls(1) prints
+// it.
+func lsFile(ctx context.Context, cl *transfer.Client, path string, listErr error) (transfer.Entry, bool) {
+	if !errors.Is(listErr, transfer.ErrBadRequest) || strings.ContainsAny(path, "*?[\\") {
+		return transfer.Entry{}, false
+	}
+	found, err := cl.Glob(ctx, path)
+	if err != nil || len(found) != 1 || found[0].Type == wire.EntryDir {
+		return transfer.Entry{}, false
+	}
+	e := found[0]
+	return transfer.Entry{Name: path, Type: e.Type, Size: e.Size, ModTime: e.ModTime, Mode: e.Mode}, true
 }
