@@ -91,10 +91,9 @@ type Summary struct {
 // except when the session itself is lost, ctx is done, or the destination
 // is full (or read-only: see destinationFull), which would fail every
 // file; the first error (that one, if any) is returned along with the
-// summary. The files of a batch are made durable
-// with file-system syncs they share (safefs.PublishOptions.SharedSync), not
-// two fsyncs each: a file is still reported done only once it and its name
-// are on disk.
+// summary. The files of a batch are made durable with file-system syncs
+// they share (safefs.PublishOptions.SharedSync), not two fsyncs each: a
+// file is still reported done only once it and its name are on disk.
 func (c *Client) GetBatch(ctx context.Context, items []Item, opts BatchOptions) (Summary, error) {
 	start := time.Now()
 	par := opts.Parallel

@@ -58,6 +58,11 @@ type textReporter struct {
 	failures map[string]bool
 }
 
+// maxRememberedFailures bounds failures: the error that ends a run is one of
+// the first (a lost session, a full disk), and a run of a million failing
+// files must not keep a million messages.
+const maxRememberedFailures = 64
+
 // newTextReporter reports on stderr; dest is the folder that items' local
 // names are relative to.
 func newTextReporter(c *cli, quiet, toStdout bool, dest string) *textReporter {
@@ -170,7 +175,9 @@ func (r *textReporter) event(e transfer.Event) {
 		if errors.Is(e.Err, context.Canceled) {
 			return // interrupted: the summary says so once, not per file
 		}
-		r.failures[e.Err.Error()] = true
+		if len(r.failures) < maxRememberedFailures {
+			r.failures[e.Err.Error()] = true
+		}
 		r.out().report(fmt.Errorf("%s: %w", e.Item.Remote, e.Err))
 	case transfer.EventSkipped:
 		if !r.quiet {
