@@ -238,3 +238,41 @@ func TestBatchCountsBytesOfFailedFiles(t *testing.T) {
 		t.Errorf("summary received %d bytes, want the %d that arrived before the cut", sum.Received, cutAt)
 	}
 }
+
+// Two fetches of one file into one folder at once (the same command run
+// twice): one of them finds the part file locked and fails with
+// safefs.ErrLocked, and the file that gets the name is the server's, byte
+// for byte. Without the lock the second appended to the first's part file,
+// and the first published the mix it had not verified.
+func TestConcurrentFetchesOfOneFile(t *testing.T) {
+	k := kits(t)[0]
+	root, dest := t.TempDir(), t.TempDir()
+	data := randomBytes(t, 4<<20)
+	writeFile(t, root, "f.bin", data)
+	var once sync.Once
+	inCopy := make(chan struct{})
+	addr, _ := serve(t, k, root, ServerConfig{testHookBeforeCopy: func(string) {
+		once.Do(func() {
+			close(inCopy)
+			time.Sleep(300 * time.Millisecond) // the second fetch comes meanwhile
+		})
+	}})
+	first := dial(t, k.client(t), addr, ClientConfig{})
+	second := dial(t, k.client(t), addr, ClientConfig{})
+	firstErr := make(chan error, 1)
+	go func() {
+		_, err := first.Get(testContext(t), "f.bin", GetOptions{DestDir: dest, Resume: true, Replace: true})
+		firstErr <- err
+	}()
+	<-inCopy
+	_, err := second.Get(testContext(t), "f.bin", GetOptions{DestDir: dest, Resume: true, Replace: true})
+	if !errors.Is(err, safefs.ErrLocked) {
+		t.Errorf("second Get: %v, want safefs.ErrLocked", err)
+	}
+	if err := <-firstErr; err != nil {
+		t.Fatalf("first Get: %v", err)
+	}
+	if got, err := os.ReadFile(filepath.Join(dest, "f.bin")); err != nil || !bytes.Equal(got, data) {
+		t.Fatalf("published file: %d bytes, %v; want the server's %d", len(got), err, len(data))
+	}
+}

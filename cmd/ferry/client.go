@@ -273,6 +273,10 @@ func hintFor(err error) string {
 		return `use "ferry ls" to list a folder`
 	case errors.Is(err, transfer.ErrExists):
 		return "--no-clobber keeps existing files: move it away, or use -o to choose another name"
+	case errors.Is(err, safefs.ErrLocked):
+		return "another ferry is fetching this file into the same folder: let it finish, or stop it first"
+	case errors.Is(err, safefs.ErrPartChanged):
+		return "something else wrote to the partial file; nothing was published: run the command again, alone"
 	case errors.Is(err, syscall.ENOSPC), errors.Is(err, syscall.EDQUOT):
 		return "free some space at the destination: the partial files are kept, and the same command continues them"
 	case errors.Is(err, transfer.ErrStalled):

@@ -43,6 +43,7 @@ type Partial struct {
 	name      string   // final path as given, for messages
 	f         *os.File // nil once closed
 	size      int64
+	written   int64 // bytes written through Write since the open
 	ended     bool
 	published bool
 }
@@ -101,9 +102,13 @@ type PublishOptions struct {
 // [ErrAccessDenied] and changes nothing. The caller must still verify the
 // resumed prefix (hash File() up to Size()) before trusting it.
 //
+// The part file is locked (flock) while the Partial has it open: a second
+// Partial for the same name, in this process or another, fails with
+// [ErrLocked] instead of appending to it or removing it.
+//
 // Errors: a *NameError; [ErrAccessDenied] when a directory on the way
 // escapes dest or access is denied; [ErrNotDir] when a component on the
-// way is not a directory.
+// way is not a directory; [ErrLocked].
 func CreatePartial(dest *os.Root, name string, resume bool) (*Partial, error) {
 	if err := ValidatePath(name); err != nil {
 		return nil, err
@@ -138,8 +143,7 @@ func (p *Partial) open(resume bool) error {
 	// there, even a dangling one.
 	f, err := p.create()
 	if err == nil {
-		p.f = f
-		return nil
+		return p.take(f)
 	}
 	if !errors.Is(err, fs.ErrExist) {
 		return mapOpenErr(p.dir, err)
@@ -153,6 +157,11 @@ func (p *Partial) open(resume bool) error {
 	case resume:
 		return p.reopen(fi)
 	default:
+		// Another ferry's part file is not ours to remove: it would go on
+		// writing to a file without a name, and publish ours.
+		if fi.Mode().IsRegular() && p.lockedByOther(fi) {
+			return fmt.Errorf("%s: %w", p.partBase, ErrLocked)
+		}
 		// Remove unlinks a symlink itself and only empty directories.
 		if err := p.dir.Remove(p.partBase); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return mapOpenErr(p.dir, err)
@@ -165,8 +174,31 @@ func (p *Partial) open(resume bool) error {
 		}
 		return mapOpenErr(p.dir, err)
 	}
+	return p.take(f)
+}
+
+// take locks the part file just opened and makes it the Partial's, or
+// closes it if another process holds its lock (it opened the file between
+// our create and our lock: the file is its).
+func (p *Partial) take(f *os.File) error {
+	if err := lockPart(f); err != nil {
+		f.Close()
+		return fmt.Errorf("%s: %w", p.partBase, err)
+	}
 	p.f = f
 	return nil
+}
+
+// lockedByOther reports whether another process holds the lock of the
+// regular file at the part name, described by fi (its Lstat).
+func (p *Partial) lockedByOther(fi fs.FileInfo) bool {
+	f, err := p.dir.OpenFile(p.partBase, openReadFlags, 0)
+	if err != nil {
+		return false
+	}
+	defer f.Close() // releases the lock if we got it
+	now, err := f.Stat()
+	return err == nil && os.SameFile(fi, now) && errors.Is(lockPart(f), ErrLocked)
 }
 
 // create creates the part file, failing if anything is at its name.
@@ -213,7 +245,9 @@ func (p *Partial) reopen(before fs.FileInfo) error {
 		f.Close()
 		return err
 	}
-	p.f = f
+	if err := p.take(f); err != nil {
+		return err
+	}
 	p.size = fi.Size()
 	return nil
 }
@@ -239,6 +273,7 @@ func (p *Partial) Write(b []byte) (int, error) {
 		return 0, fmt.Errorf("write %s: %w", p.partBase, os.ErrClosed)
 	}
 	n, err := p.f.Write(b)
+	p.written += int64(n)
 	if pe, ok := errors.AsType[*fs.PathError](err); ok {
 		// The folder's root is named DEST/. for DEST itself.
 		pe.Path = filepath.Clean(pe.Path)
@@ -279,7 +314,11 @@ func (p *Partial) Name() string { return p.name }
 func (p *Partial) Published() bool { return p.published }
 
 // Publish makes the part file NAME: it sets the file's mode (and mtime if
-// asked) on the descriptor and flushes it to disk; then it renames it to
+// asked) on the descriptor and flushes it to disk; it checks that the part
+// file holds exactly the resumed bytes and those written through the
+// Partial, and is still the file at the part name ([ErrPartChanged]
+// otherwise: what was verified would not be what gets published); then,
+// the file still open and locked, it renames it to
 // NAME with renameat2(RENAME_NOREPLACE), which fails with [ErrExists] if
 // NAME exists (where the file system cannot, it links NAME and removes the
 // part name instead), or with Replace renames it over NAME. Last it syncs
@@ -311,13 +350,22 @@ func (p *Partial) Publish(opts PublishOptions) error {
 		// The bytes must be durable before the name exists.
 		err = fsSync.sync()
 	}
-	if cerr := p.f.Close(); err == nil {
-		err = cerr
+	if err == nil {
+		err = p.checkPart()
 	}
-	p.f = nil
 	if err != nil {
+		p.f.Close()
+		p.f = nil
 		return fmt.Errorf("publish %s: %w", Printable(p.name), err)
 	}
+	// The file stays open, and so locked, until it has its name: no other
+	// ferry can take the part name over meanwhile.
+	defer func() {
+		if p.f != nil {
+			p.f.Close()
+			p.f = nil
+		}
+	}()
 
 	linked := false
 	if opts.Replace {
@@ -359,6 +407,29 @@ func (p *Partial) Publish(opts PublishOptions) error {
 	}
 	if err != nil {
 		return fmt.Errorf("published %s but could not make its name durable (sync): %w", Printable(p.name), err)
+	}
+	return nil
+}
+
+// checkPart makes sure that what is about to be published is what was
+// written through this Partial: the part file holds exactly the resumed and
+// the written bytes, and the part name still leads to it. Another process
+// writing to it, or a file put in its place, would otherwise be published
+// after this Partial's own bytes were verified.
+func (p *Partial) checkPart() error {
+	fi, err := p.f.Stat()
+	if err != nil {
+		return err
+	}
+	if want := p.size + p.written; fi.Size() != want {
+		return fmt.Errorf("%w: %s holds %d bytes where %d were written", ErrPartChanged, p.partBase, fi.Size(), want)
+	}
+	named, err := p.dir.Lstat(p.partBase)
+	if err != nil {
+		return mapOpenErr(p.dir, err)
+	}
+	if !os.SameFile(fi, named) {
+		return fmt.Errorf("%w: %s is another file now", ErrPartChanged, p.partBase)
 	}
 	return nil
 }

@@ -542,3 +542,79 @@ func TestPartialNames(t *testing.T) {
 		p.Discard()
 	}
 }
+
+// A part file being written is locked: a second Partial for the same name,
+// resumed or fresh, fails with ErrLocked and leaves the first one's file
+// alone; once the first has ended, the part file can be resumed.
+func TestPartialLocked(t *testing.T) {
+	root, dir, _ := destTree(t)
+	first, err := CreatePartial(root, "f", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustWrite(t, first, "first")
+	for _, resume := range []bool{true, false} {
+		if p, err := CreatePartial(root, "f", resume); !errors.Is(err, ErrLocked) {
+			if p != nil {
+				p.Discard()
+			}
+			t.Fatalf("CreatePartial(resume=%v) while another writes: %v, want ErrLocked", resume, err)
+		}
+	}
+	if got := readString(t, filepath.Join(dir, "f"+PartSuffix)); got != "first" {
+		t.Fatalf("the first writer's part file holds %q", got)
+	}
+	if err := first.Keep(); err != nil {
+		t.Fatal(err)
+	}
+	again, err := CreatePartial(root, "f", true)
+	if err != nil {
+		t.Fatalf("resume after the first writer ended: %v", err)
+	}
+	defer again.Discard()
+	if again.Size() != int64(len("first")) {
+		t.Errorf("resumed size %d", again.Size())
+	}
+}
+
+// Publish refuses a part file that holds other bytes than those written
+// through the Partial, or that is not the Partial's file any more: what it
+// verified would not be what it publishes.
+func TestPublishRefusesChangedPart(t *testing.T) {
+	for _, tc := range []struct {
+		change string
+		do     func(t *testing.T, part string)
+	}{
+		{"appended by another writer", func(t *testing.T, part string) {
+			f, err := os.OpenFile(part, os.O_WRONLY|os.O_APPEND, 0)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f.Write([]byte("more"))
+			f.Close()
+		}},
+		{"another file at the part name", func(t *testing.T, part string) {
+			if err := os.Rename(part, part+".moved"); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(part, []byte("data"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}},
+	} {
+		t.Run(tc.change, func(t *testing.T) {
+			root, dir, _ := destTree(t)
+			p, err := CreatePartial(root, "out", false)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer p.Discard()
+			mustWrite(t, p, "data")
+			tc.do(t, filepath.Join(dir, "out"+PartSuffix))
+			if err := p.Publish(PublishOptions{Replace: true}); !errors.Is(err, ErrPartChanged) {
+				t.Fatalf("Publish: %v, want ErrPartChanged", err)
+			}
+			assertMissing(t, filepath.Join(dir, "out"))
+		})
+	}
+}

@@ -16,7 +16,8 @@
 // race with a rename.
 //
 // Errors callers branch on are sentinels ([ErrInvalidName], [ErrNotFound],
-// [ErrNotRegular], [ErrNotDir], [ErrAccessDenied], [ErrExists]) tested with
+// [ErrNotRegular], [ErrNotDir], [ErrAccessDenied], [ErrExists], [ErrLocked],
+// [ErrPartChanged]) tested with
 // [errors.Is]; the underlying system error stays in the chain.
 package safefs
 
@@ -44,6 +45,11 @@ var (
 	ErrAccessDenied = errors.New("access denied")
 	// ErrExists: publishing would overwrite an existing file.
 	ErrExists = errors.New("file exists")
+	// ErrLocked: another process (another ferry) is writing the part file.
+	ErrLocked = errors.New("the part file is being written by another process")
+	// ErrPartChanged: the part file's length is not what was written
+	// through the Partial: something else wrote to it.
+	ErrPartChanged = errors.New("the part file was changed by another writer")
 )
 
 // NameError reports a name that breaks the ferry name rule.

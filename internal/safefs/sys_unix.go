@@ -3,9 +3,12 @@
 package safefs
 
 import (
+	"errors"
 	"io/fs"
 	"os"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 const (
@@ -23,4 +26,24 @@ func fileID(fi fs.FileInfo) (dev, nlink uint64, ok bool) {
 		return 0, 0, false
 	}
 	return uint64(st.Dev), uint64(st.Nlink), true //nolint:unconvert // types differ by platform
+}
+
+// lockPart takes an exclusive lock on an open part file (flock, advisory:
+// every ferry takes it), failing at once with ErrLocked when another
+// process holds it. Closing the file releases it.
+func lockPart(f *os.File) error {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var lerr error
+	if err := rc.Control(func(fd uintptr) {
+		lerr = unix.Flock(int(fd), unix.LOCK_EX|unix.LOCK_NB)
+	}); err != nil {
+		return err
+	}
+	if errors.Is(lerr, unix.EWOULDBLOCK) {
+		return ErrLocked
+	}
+	return lerr
 }
