@@ -193,7 +193,10 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 		res, file, err := c.fetchFile(ctx, fetchParams{path: remotePath, offset: offset, prefix: prefix, w: p, progress: opts.Progress})
 		release()
 		putHash(prefix)
-		if errors.Is(err, errPrefixMismatch) && attempt == 0 {
+		// A part file that no longer matches the server's file, or that is
+		// longer than it (the server refuses the offset: the file shrank
+		// since), is fetched again from the start.
+		if attempt == 0 && (errors.Is(err, errPrefixMismatch) || (offset > 0 && errors.Is(err, ErrBadRequest))) {
 			p.Discard()
 			resume, restarted = false, true
 			continue

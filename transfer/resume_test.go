@@ -126,7 +126,16 @@ func TestResumeAcrossTransports(t *testing.T) {
 
 // Issue 3: the server's file changed between the cut and the resume: the
 // partial file is discarded and the file fetched from zero, with a notice.
+// The server's file may also have shrunk below the partial file (a log
+// rotated since the cut): the server refuses the offset, and the client
+// starts over the same way.
 func TestResumeServerFileChanged(t *testing.T) {
+	for _, change := range []string{"changed", "shrunk"} {
+		t.Run(change, func(t *testing.T) { testResumeServerFileChanged(t, change) })
+	}
+}
+
+func testResumeServerFileChanged(t *testing.T, change string) {
 	forEachTransport(t, func(t *testing.T, k kit) {
 		root, dest := t.TempDir(), t.TempDir()
 		data := randomBytes(t, 1<<20)
@@ -138,7 +147,11 @@ func TestResumeServerFileChanged(t *testing.T) {
 			t.Fatal("the cut fetch succeeded")
 		}
 		changed := bytes.Clone(data)
-		changed[1000] ^= 0xff // inside the prefix the client holds
+		if change == "shrunk" {
+			changed = changed[:100_000] // shorter than the partial file
+		} else {
+			changed[1000] ^= 0xff // inside the prefix the client holds
+		}
 		writeFile(t, root, "f.bin", changed)
 
 		ct2 := &cutTransport{Transport: k.client(t)}
