@@ -85,6 +85,12 @@ type Summary struct {
 	Duration  time.Duration
 }
 
+// ReasonPartFile is why FetchTree, and ferry get with a glob, skip a file
+// whose name ends in safefs.PartSuffix: it is the partial file of a fetch
+// that has not finished on the server's side, and its name is one that
+// ferry keeps for its own partial files on this side.
+const ReasonPartFile = "a partial file of an unfinished ferry fetch (" + safefs.PartSuffix + "), not fetched"
+
 // GetBatch fetches items, up to opts.Parallel at once over the one session:
 // each file's GET and data stream go out at once, so the round trips of
 // many small files overlap. A file that fails does not stop the others,
@@ -372,6 +378,10 @@ func (c *Client) FetchTree(ctx context.Context, dir string, entries []TreeEntry,
 			}
 			dirs = append(dirs, *e)
 		case wire.EntryFile:
+			if safefs.IsPartName(e.Path) {
+				skip(e, ReasonPartFile)
+				continue
+			}
 			items = append(items, Item{Remote: remote(e.Path), Local: local(e.Path), Entry: e})
 		case wire.EntrySymlink:
 			if !opts.Symlinks {

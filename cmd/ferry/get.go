@@ -314,6 +314,16 @@ func resolve(ctx context.Context, cl *transfer.Client, paths []string, recur, sy
 				if name != "" {
 					local = name
 				}
+				if safefs.IsPartName(local) {
+					if strings.ContainsAny(p, "*?[") {
+						pl.skipped++
+						rep.event(transfer.Event{Kind: transfer.EventSkipped, Item: transfer.Item{Remote: e.Path, Local: local, Entry: e}, Reason: transfer.ReasonPartFile})
+					} else {
+						pl.failed++
+						rep.pathError(e.Path, fmt.Errorf("cannot save it as %s: names ending in %s are ferry's partial files; choose another name with -o", safefs.Printable(local), safefs.PartSuffix))
+					}
+					continue
+				}
 				if err := claim(local, e.Path); err != nil {
 					return nil, err
 				}
@@ -351,7 +361,7 @@ func resolve(ctx context.Context, cl *transfer.Client, paths []string, recur, sy
 					rep.notice(fmt.Sprintf("%s: the server left out %d entries whose names it cannot send", safefs.Printable(e.Path), skipped))
 				}
 				for _, te := range entries {
-					if te.Type == wire.EntryFile {
+					if te.Type == wire.EntryFile && !safefs.IsPartName(te.Path) {
 						pl.files++
 						pl.bytes += te.Size
 					}

@@ -71,6 +71,9 @@ func (d *DestDir) CreatePartial(base, name string, resume bool) (*Partial, error
 	if err := ValidateName(base); err != nil {
 		return nil, err
 	}
+	if IsPartName(base) {
+		return nil, &NameError{name, partNameReason}
+	}
 	if ValidateName(base+PartSuffix) != nil || ValidatePath(name+PartSuffix) != nil {
 		return nil, &NameError{name, "too long once " + PartSuffix + " is appended"}
 	}

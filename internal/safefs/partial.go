@@ -8,12 +8,26 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"time"
 )
 
 // PartSuffix is appended to the final name to form the part file's name.
+// Names that end in it are ferry's own: nothing else is written under one
+// (see IsPartName).
 const PartSuffix = ".ferry-part"
+
+// partNameReason is why a name ending in PartSuffix is refused.
+const partNameReason = "ends in " + PartSuffix + ", which ferry keeps for its partial files"
+
+// IsPartName reports whether the last element of the slash-separated path
+// p ends in PartSuffix. Such a name is never written as a file of its own:
+// it could be the part file of another file in the same folder, which
+// would then resume from it, or publish over it.
+func IsPartName(p string) bool {
+	return strings.HasSuffix(path.Base(p), PartSuffix)
+}
 
 // DefaultFileMode is the mode of a published file when PublishOptions.Mode
 // is zero.

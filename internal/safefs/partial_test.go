@@ -499,6 +499,8 @@ func TestPartialNames(t *testing.T) {
 		{"backslash", `..\victim`, ErrInvalidName},
 		{"device name", "CON", ErrInvalidName},
 		{"too long once suffixed", strings.Repeat("x", MaxComponentBytes-len(PartSuffix)+1), ErrInvalidName},
+		{"another file's part name", "f" + PartSuffix, ErrInvalidName},
+		{"a part name in a folder", "sub/f" + PartSuffix, ErrInvalidName},
 		{"through a symlink leading out", "escape/victim", ErrAccessDenied},
 		{"through a symlink leading out, new dirs", "escape/new/x", ErrAccessDenied},
 		{"through an absolute symlink", "abs/x", ErrAccessDenied},

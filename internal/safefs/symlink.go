@@ -31,6 +31,9 @@ func CreateSymlink(dest *os.Root, name, target string, replace bool) (same bool,
 	if err := ValidatePath(name + PartSuffix); err != nil {
 		return false, &NameError{name, "too long once " + PartSuffix + " is appended"}
 	}
+	if IsPartName(name) {
+		return false, &NameError{name, partNameReason}
+	}
 	d, err := OpenDestDir(dest, path.Dir(name))
 	if err != nil {
 		return false, err
