@@ -30,7 +30,9 @@ func fileID(fi fs.FileInfo) (dev, nlink uint64, ok bool) {
 
 // lockPart takes an exclusive lock on an open part file (flock, advisory:
 // every ferry takes it), failing at once with ErrLocked when another
-// process holds it. Closing the file releases it.
+// process holds it. Closing the file releases it. A file system that
+// cannot lock (ENOLCK, EOPNOTSUPP) does not stop the fetch: Publish still
+// refuses a part file that was written by anyone else (ErrPartChanged).
 func lockPart(f *os.File) error {
 	rc, err := f.SyscallConn()
 	if err != nil {
@@ -45,5 +47,5 @@ func lockPart(f *os.File) error {
 	if errors.Is(lerr, unix.EWOULDBLOCK) {
 		return ErrLocked
 	}
-	return lerr
+	return nil
 }
