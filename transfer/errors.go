@@ -31,6 +31,12 @@ var (
 	// ErrProtocol reports a server that broke the protocol.
 	ErrProtocol = errors.New("server broke the ferry protocol")
 
+	// ErrLocalName reports a local name that the file cannot be saved
+	// under: it breaks the name rule, or is too long to leave room for the
+	// part file's suffix, or ends in that suffix. It wraps the
+	// safefs.NameError that says why.
+	ErrLocalName = errors.New("cannot save the file under that name")
+
 	// ErrStalled reports a data stream on which nothing arrived for
 	// ClientConfig.StallTimeout: the network was cut or the server hangs.
 	// The partial file is kept for a resume.

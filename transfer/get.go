@@ -123,7 +123,7 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 		name = path.Base(remotePath)
 	}
 	if err := safefs.ValidatePath(name); err != nil {
-		return nil, fmt.Errorf("local name: %w", err)
+		return nil, fmt.Errorf("%w: %w", ErrLocalName, err)
 	}
 	dir := opts.DestDir
 	if dir == "" {
@@ -179,6 +179,9 @@ func (c *Client) Get(ctx context.Context, remotePath string, opts GetOptions) (*
 		p, err := d.CreatePartial(base, name, resume)
 		if err != nil {
 			release()
+			if errors.Is(err, safefs.ErrInvalidName) {
+				err = fmt.Errorf("%w: %w", ErrLocalName, err)
+			}
 			return nil, fmt.Errorf("partial file for %s: %w", safefs.Printable(local), err)
 		}
 		var prefix hash.Hash

@@ -263,6 +263,8 @@ func hintFor(err error) string {
 		return fmt.Sprintf("restrict the key to its owner with: chmod 600 %s", kp.Path)
 	case errors.Is(err, transfer.ErrNotFound):
 		return `check the path with "ferry ls"; paths are relative to the folder the server shares`
+	case errors.Is(err, transfer.ErrLocalName):
+		return "choose another local name with -o: names must be valid on every system and leave room for .ferry-part"
 	case errors.Is(err, transfer.ErrAccessDenied), errors.Is(err, transfer.ErrBadRequest), errors.Is(err, safefs.ErrInvalidName):
 		return "the server only serves regular files beneath its folder: no absolute paths, no .., no links leading out"
 	case errors.Is(err, transfer.ErrBusy):
