@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,7 +28,8 @@ Usage:
 PATH is relative to the folder the server shares. It may be a glob, expanded
 on the server ('logs/*.gz': quote it so that your shell leaves it alone).
 Without -o, each file is saved in the current folder under the last element
-of its PATH; with -r a folder is fetched whole, as DEST/NAME/...
+of its PATH; with -r a folder is fetched whole, as DEST/NAME/... ("." with -r
+fetches the whole shared folder into DEST itself).
 
 Flags:
   -r, --recursive         fetch folders and everything beneath them
@@ -121,10 +123,17 @@ func getMain(c *cli, args []string) int {
 		return c.misuse("get", usagef("--force and --no-clobber contradict each other"))
 	}
 	paths := pos[1:]
-	for _, p := range paths {
+	for i, p := range paths {
 		if p == "" {
 			return c.misuse("get", usagef("empty path"))
 		}
+		// "photos/", as shells complete folder names, is "photos".
+		if trimmed := strings.TrimRight(p, "/"); trimmed != "" {
+			paths[i] = trimmed
+		}
+	}
+	if slices.Contains(paths, ".") && (len(paths) > 1 || !recur) {
+		return c.misuse("get", usagef(`"." is the whole shared folder: fetch it alone, with -r`))
 	}
 	toStdout := out == "-"
 	if toStdout && (len(paths) > 1 || recur || strings.ContainsAny(paths[0], "*?[")) {
@@ -258,6 +267,11 @@ func resolve(ctx context.Context, cl *transfer.Client, paths []string, recur, sy
 	for i, p := range paths {
 		go func() {
 			defer func() { done <- struct{}{} }()
+			if p == "." {
+				// The shared folder itself: its tree, straight into DEST.
+				results[i] = result{entries: []transfer.TreeEntry{{Path: ".", Type: wire.EntryDir}}}
+				return
+			}
 			es, err := cl.Glob(ctx, p)
 			if errors.Is(err, transfer.ErrUnsupported) && !strings.ContainsAny(p, "*?[") {
 				// An older server: fetch the path as it is.
