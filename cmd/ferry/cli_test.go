@@ -109,3 +109,14 @@ func TestSanitize(t *testing.T) {
 		}
 	}
 }
+
+func TestRemotePath(t *testing.T) {
+	for in, want := range map[string]string{
+		"photos": "photos", "photos/": "photos", "photos//": "photos", "./photos": "photos",
+		"././a/b/": "a/b", "./": ".", ".": ".", "/": "/", "/etc": "/etc", "../x": "../x", "a/../b": "a/../b",
+	} {
+		if got := remotePath(in); got != want {
+			t.Errorf("remotePath(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -127,10 +127,7 @@ func getMain(c *cli, args []string) int {
 		if p == "" {
 			return c.misuse("get", usagef("empty path"))
 		}
-		// "photos/", as shells complete folder names, is "photos".
-		if trimmed := strings.TrimRight(p, "/"); trimmed != "" {
-			paths[i] = trimmed
-		}
+		paths[i] = remotePath(p)
 	}
 	if slices.Contains(paths, ".") && (len(paths) > 1 || !recur) {
 		return c.misuse("get", usagef(`"." is the whole shared folder: fetch it alone, with -r`))

@@ -62,11 +62,7 @@ func lsMain(c *cli, args []string) int {
 	}
 	path := "."
 	if len(pos) == 2 {
-		path = pos[1]
-		// "photos/", as shells complete folder names, is "photos".
-		if trimmed := strings.TrimRight(path, "/"); trimmed != "" {
-			path = trimmed
-		}
+		path = remotePath(pos[1])
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 )
 
 // defaultStateDir is where "ferry serve" keeps its identity:
@@ -30,4 +31,20 @@ func defaultKnownHosts() (string, error) {
 		return "", errors.New("cannot find the config folder: set --known-hosts, XDG_CONFIG_HOME or HOME")
 	}
 	return filepath.Join(home, ".config", "ferry", "known_hosts"), nil
+}
+
+// remotePath tidies a PATH as people type it: "photos/" (as shells complete
+// folder names) and "./photos" both mean "photos". Anything else, ".."
+// included, is left for the name rule to judge.
+func remotePath(p string) string {
+	for strings.HasPrefix(p, "./") {
+		p = strings.TrimLeft(p[2:], "/")
+	}
+	if trimmed := strings.TrimRight(p, "/"); trimmed != "" {
+		p = trimmed
+	}
+	if p == "" {
+		return "."
+	}
+	return p
 }
