@@ -497,13 +497,17 @@ func (p *Partial) Discard() error {
 	}
 	p.ended = true
 	defer p.closeDir()
-	var err error
-	if p.f != nil {
-		err = p.f.Close()
-		p.f = nil
+	// Remove the name first, while the file is still open and locked:
+	// another ferry cannot take it over between the close and the remove.
+	err := p.dir.Remove(p.partBase)
+	if errors.Is(err, fs.ErrNotExist) {
+		err = nil
 	}
-	if rerr := p.dir.Remove(p.partBase); rerr != nil && !errors.Is(rerr, fs.ErrNotExist) {
-		err = rerr
+	if p.f != nil {
+		if cerr := p.f.Close(); err == nil {
+			err = cerr
+		}
+		p.f = nil
 	}
 	return err
 }
