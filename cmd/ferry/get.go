@@ -129,6 +129,13 @@ func getMain(c *cli, args []string) int {
 		}
 		paths[i] = remotePath(p)
 	}
+	// The same PATH twice is one fetch.
+	seen := make(map[string]bool, len(paths))
+	paths = slices.DeleteFunc(paths, func(p string) bool {
+		dup := seen[p]
+		seen[p] = true
+		return dup
+	})
 	if slices.Contains(paths, ".") && (len(paths) > 1 || !recur) {
 		return c.misuse("get", usagef(`"." is the whole shared folder: fetch it alone, with -r`))
 	}
