@@ -180,8 +180,11 @@ func getMain(c *cli, args []string) int {
 		if single && name != "" {
 			return rep.fatal(fmt.Errorf("cannot write %s: folder %s does not exist", out, destDir))
 		}
+		if fi, err := os.Stat(destDir); err == nil && !fi.IsDir() {
+			return rep.fatal(fmt.Errorf("-o %s is a file: with several paths, a glob or -r, -o names the folder to write into", destDir))
+		}
 		if err := os.MkdirAll(destDir, 0o755); err != nil {
-			return rep.fatal(err)
+			return rep.fatal(fmt.Errorf("cannot create the folder %s: %w", destDir, err))
 		}
 		// A fetch that saves nothing leaves no empty folder behind.
 		defer os.Remove(destDir) // fails harmlessly when the folder is not empty
