@@ -159,7 +159,9 @@ func (c *cli) connect(ctx context.Context, f *clientFlags, digest string) (*tran
 			return nil, nil, err
 		}
 		if f.transport == "quic" {
-			tr, err = quic.New(tlsConf, quic.Config{})
+			// --connect-timeout bounds the QUIC handshake too: quic-go would
+			// otherwise give up after 5 s without an answer.
+			tr, err = quic.New(tlsConf, quic.Config{HandshakeTimeout: f.dialTimeout})
 		} else {
 			tr, err = tcp.NewTLS(tlsConf, tcp.Config{})
 		}
