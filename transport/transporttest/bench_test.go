@@ -56,6 +56,30 @@ func BenchmarkThroughput(b *testing.B) {
 	})
 }
 
+// serveBenchRequest reads a request (one byte) from rw and answers it with
+// benchSize bytes, written from buf.
+func serveBenchRequest(rw io.ReadWriter, buf []byte) error {
+	var req [1]byte
+	if _, err := io.ReadFull(rw, req[:]); err != nil {
+		return err
+	}
+	for sent := 0; sent < benchSize; sent += len(buf) {
+		if _, err := rw.Write(buf); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readBenchReply reads one answer of serveBenchRequest to its end, through
+// buf, and fails b unless it was exactly benchSize bytes.
+func readBenchReply(b *testing.B, r io.Reader, buf []byte) {
+	n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{r}, buf)
+	if err != nil || n != benchSize {
+		b.Fatalf("read %d bytes, %v; want %d then EOF", n, err, benchSize)
+	}
+}
+
 func benchTransport(b *testing.B, client, server transport.Transport) {
 	b.Cleanup(func() { client.Close(); server.Close() })
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
@@ -77,14 +101,8 @@ func benchTransport(b *testing.B, client, server transport.Transport) {
 			if err != nil {
 				return
 			}
-			var req [1]byte
-			if _, err := io.ReadFull(st, req[:]); err != nil {
+			if serveBenchRequest(st, buf) != nil {
 				return
-			}
-			for sent := 0; sent < benchSize; sent += len(buf) {
-				if _, err := st.Write(buf); err != nil {
-					return
-				}
 			}
 			st.CloseWrite()
 			io.Copy(io.Discard, st)
@@ -108,10 +126,7 @@ func benchTransport(b *testing.B, client, server transport.Transport) {
 			b.Fatal(err)
 		}
 		st.CloseWrite()
-		n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{st}, buf)
-		if err != nil || n != benchSize {
-			b.Fatalf("read %d bytes, %v; want %d then EOF", n, err, benchSize)
-		}
+		readBenchReply(b, st, buf)
 		st.Close()
 	}
 }
@@ -132,15 +147,7 @@ func benchBare(b *testing.B, wrapClient, wrapServer func(net.Conn) net.Conn) {
 				c = wrapServer(c)
 				defer c.Close()
 				buf := make([]byte, 256<<10)
-				var req [1]byte
-				if _, err := io.ReadFull(c, req[:]); err != nil {
-					return
-				}
-				for sent := 0; sent < benchSize; sent += len(buf) {
-					if _, err := c.Write(buf); err != nil {
-						return
-					}
-				}
+				serveBenchRequest(c, buf)
 			}()
 		}
 	}()
@@ -156,10 +163,7 @@ func benchBare(b *testing.B, wrapClient, wrapServer func(net.Conn) net.Conn) {
 		if _, err := c.Write([]byte{1}); err != nil {
 			b.Fatal(err)
 		}
-		n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{c}, buf)
-		if err != nil || n != benchSize {
-			b.Fatalf("read %d bytes, %v", n, err)
-		}
+		readBenchReply(b, c, buf)
 		c.Close()
 	}
 }
@@ -188,14 +192,8 @@ func benchBareQUIC(b *testing.B, pki *testpki.PKI) {
 			if err != nil {
 				return
 			}
-			var req [1]byte
-			if _, err := io.ReadFull(st, req[:]); err != nil {
+			if serveBenchRequest(st, buf) != nil {
 				return
-			}
-			for sent := 0; sent < benchSize; sent += len(buf) {
-				if _, err := st.Write(buf); err != nil {
-					return
-				}
 			}
 			st.Close()
 		}
@@ -217,9 +215,6 @@ func benchBareQUIC(b *testing.B, pki *testpki.PKI) {
 			b.Fatal(err)
 		}
 		st.Close()
-		n, err := io.CopyBuffer(io.Discard, struct{ io.Reader }{st}, buf)
-		if err != nil || n != benchSize {
-			b.Fatalf("read %d bytes, %v; want %d then EOF", n, err, benchSize)
-		}
+		readBenchReply(b, st, buf)
 	}
 }
