@@ -120,3 +120,12 @@ func TestRemotePath(t *testing.T) {
 		}
 	}
 }
+
+// The QUIC handshake gives up when --connect-timeout says, not after
+// quic-go's own 5 s.
+func TestQUICHandshakeFollowsConnectTimeout(t *testing.T) {
+	f := clientFlags{dialTimeout: 12 * time.Second}
+	if got := f.quicConfig().HandshakeTimeout; got != 12*time.Second {
+		t.Errorf("QUIC handshake timeout %v, want --connect-timeout's 12s", got)
+	}
+}

@@ -159,9 +159,7 @@ func (c *cli) connect(ctx context.Context, f *clientFlags, digest string) (*tran
 			return nil, nil, err
 		}
 		if f.transport == "quic" {
-			// --connect-timeout bounds the QUIC handshake too: quic-go would
-			// otherwise give up after 5 s without an answer.
-			tr, err = quic.New(tlsConf, quic.Config{HandshakeTimeout: f.dialTimeout})
+			tr, err = quic.New(tlsConf, f.quicConfig())
 		} else {
 			tr, err = tcp.NewTLS(tlsConf, tcp.Config{})
 		}
@@ -380,4 +378,11 @@ func sanitize(s string) string {
 		b.WriteString(q[1 : len(q)-1])
 	}
 	return b.String()
+}
+
+// quicConfig is the client's QUIC configuration. --connect-timeout bounds
+// the handshake too: quic-go would otherwise give up after its own 5 s
+// without an answer, while the hint speaks of --connect-timeout.
+func (f *clientFlags) quicConfig() quic.Config {
+	return quic.Config{HandshakeTimeout: f.dialTimeout}
 }
